@@ -1,0 +1,15 @@
+//! What ztoq's two API clients (Zephyr and qTest) have in common: one error type that says what
+//! a retry policy needs to know, `Retry-After` parsing, a secret wrapper that never prints its
+//! value, the shared reqwest client set-up and the per-request metrics.
+//!
+//! Invariant: an [`ApiError`] is classified once, here, from the HTTP outcome; callers decide
+//! what to do from [`ErrorClass`] alone.
+#![warn(missing_docs)]
+
+mod error;
+mod secret;
+mod send;
+
+pub use error::{ApiError, ErrorClass, classify_status, parse_retry_after};
+pub use secret::Secret;
+pub use send::{Api, ClientOptions, build_client, read_json, send};

@@ -1,0 +1,36 @@
+//! Mock-only controls under `/__mock` (no auth): the project summary and the switch that
+//! makes a test case's `/teststeps` answer a complete but invalid body.
+
+use super::{Summary, ZephyrState};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// `GET /__mock/summary`.
+pub(crate) async fn summary(State(state): State<Arc<ZephyrState>>) -> Json<Summary> {
+    Json(state.summary())
+}
+
+/// Body of `POST /__mock/corrupt`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CorruptRequest {
+    test_case_key: String,
+}
+
+/// `POST /__mock/corrupt` `{"testCaseKey": "P-T5"}`.
+pub(crate) async fn corrupt(
+    State(state): State<Arc<ZephyrState>>,
+    Json(request): Json<CorruptRequest>,
+) -> StatusCode {
+    state.corrupt_test_steps(&request.test_case_key);
+    StatusCode::NO_CONTENT
+}
+
+/// `DELETE /__mock/corrupt`: clears every corruption.
+pub(crate) async fn clear(State(state): State<Arc<ZephyrState>>) -> StatusCode {
+    state.clear_corruptions();
+    StatusCode::NO_CONTENT
+}

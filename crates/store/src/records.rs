@@ -1,0 +1,538 @@
+//! Records and their dependency edges: creating them in bulk, and every state transition.
+//!
+//! Readiness is a per-record counter (`pending_deps`) of parents not yet done. Creating
+//! records settles them against their parents under `FOR SHARE` locks, so a parent that
+//! finishes concurrently is either seen as done or waits until the new edges are committed and
+//! then releases them: no child is ever left waiting for a parent that is already done.
+
+use crate::jobs;
+use serde_json::Value;
+use sqlx::{PgConnection, Row};
+use ztoq_model::{RecordKind, RecordState};
+
+/// A record to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    /// Zephyr id of the item.
+    pub source_id: i64,
+    /// Human-readable identity (key or name) for reports.
+    pub source_key: String,
+}
+
+/// "The record with this source id waits for that record."
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDep {
+    /// Source id of the waiting record (of the kind being inserted).
+    pub child_source_id: i64,
+    /// Kind of the record waited for.
+    pub parent_kind: RecordKind,
+    /// Source id of the record waited for.
+    pub parent_source_id: i64,
+}
+
+/// What [`insert_records`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// New records (existing ones are left alone).
+    pub inserted: u64,
+    /// New records runnable at once (a job was pushed for each).
+    pub ready: u64,
+    /// New records whose dependency already failed.
+    pub blocked: u64,
+    /// New records failed because a record they depend on does not exist in the source.
+    pub missing_parent: u64,
+}
+
+/// Creates records of one kind with their dependency edges, settles them against their
+/// parents and pushes a job for each that is ready. Records that already exist (same run,
+/// kind and source id) are left untouched, with their edges: this is what makes enqueueing
+/// twice harmless. Run it inside a transaction.
+pub async fn insert_records(
+    conn: &mut PgConnection,
+    run_id: i64,
+    kind: RecordKind,
+    records: &[NewRecord],
+    deps: &[NewDep],
+) -> Result<Inserted, sqlx::Error> {
+    let mut out = Inserted::default();
+    if records.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = records.iter().map(|r| r.source_id).collect();
+    let keys: Vec<&str> = records.iter().map(|r| r.source_key.as_str()).collect();
+    let new_rows = sqlx::query(
+        r#"
+        INSERT INTO records (run_id, kind, source_id, source_key)
+        SELECT $1, $2, s.id, s.key FROM unnest($3::bigint[], $4::text[]) AS s(id, key)
+        ON CONFLICT (run_id, kind, source_id) DO NOTHING
+        RETURNING id, source_id
+        "#,
+    )
+    .bind(run_id)
+    .bind(kind.as_str())
+    .bind(&ids)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    out.inserted = new_rows.len() as u64;
+    if new_rows.is_empty() {
+        return Ok(out);
+    }
+    let new_source: std::collections::HashSet<i64> =
+        new_rows.iter().map(|r| r.get::<i64, _>("source_id")).collect();
+    let new_ids: Vec<i64> = new_rows.iter().map(|r| r.get::<i64, _>("id")).collect();
+
+    let deps: Vec<&NewDep> = deps.iter().filter(|d| new_source.contains(&d.child_source_id)).collect();
+    let mut failed_ids: Vec<i64> = Vec::new();
+    if !deps.is_empty() {
+        let cs: Vec<i64> = deps.iter().map(|d| d.child_source_id).collect();
+        let pk: Vec<&str> = deps.iter().map(|d| d.parent_kind.as_str()).collect();
+        let ps: Vec<i64> = deps.iter().map(|d| d.parent_source_id).collect();
+        sqlx::query(
+            r#"
+            INSERT INTO record_deps (parent_id, child_id)
+            SELECT p.id, c.id
+            FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(cs, pk, ps)
+            JOIN records c ON c.run_id = $1 AND c.kind = $5 AND c.source_id = d.cs
+            JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
+            ON CONFLICT DO NOTHING
+            "#,
+        )
+        .bind(run_id)
+        .bind(&cs)
+        .bind(&pk)
+        .bind(&ps)
+        .bind(kind.as_str())
+        .execute(&mut *conn)
+        .await?;
+        let missing = sqlx::query(
+            r#"
+            UPDATE records c
+            SET state = 'failed', updated_at = now(),
+                last_error = format('%s %s depends on %s %s, which is not in the source',
+                                    c.kind, c.source_key, m.pk, m.ps)
+            FROM (
+                SELECT DISTINCT ON (d.cs) d.cs, d.pk, d.ps
+                FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(cs, pk, ps)
+                LEFT JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
+                WHERE p.id IS NULL
+            ) m
+            WHERE c.run_id = $1 AND c.kind = $5 AND c.source_id = m.cs
+            RETURNING c.id
+            "#,
+        )
+        .bind(run_id)
+        .bind(&cs)
+        .bind(&pk)
+        .bind(&ps)
+        .bind(kind.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        failed_ids = missing.iter().map(|r| r.get::<i64, _>("id")).collect();
+        out.missing_parent = failed_ids.len() as u64;
+    }
+    let settle: Vec<i64> = new_ids.into_iter().filter(|id| !failed_ids.contains(id)).collect();
+    let settled = settle_new(conn, &settle).await?;
+    let ready: Vec<i64> = settled
+        .iter()
+        .filter(|(_, s)| *s == RecordState::Ready)
+        .map(|(id, _)| *id)
+        .collect();
+    out.blocked = settled.iter().filter(|(_, s)| *s == RecordState::Blocked).count() as u64;
+    out.ready = ready.len() as u64;
+    jobs::push_ready(conn, &ready, 0.0).await?;
+    Ok(out)
+}
+
+/// Computes `pending_deps` and the state of freshly inserted records, locking their parents
+/// `FOR SHARE` so that a parent being marked done concurrently is ordered before or after us.
+async fn settle_new(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, RecordState)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        r#"
+        WITH locked AS MATERIALIZED (
+            SELECT p.id, p.state, p.blocked_by FROM records p
+            WHERE p.id IN (SELECT d.parent_id FROM record_deps d WHERE d.child_id = ANY($1))
+            ORDER BY p.id
+            FOR SHARE
+        ),
+        counts AS (
+            SELECT d.child_id,
+                   count(*) FILTER (WHERE l.state <> 'done') AS pending,
+                   min(coalesce(l.blocked_by, l.id))
+                       FILTER (WHERE l.state IN ('failed', 'blocked')) AS bad
+            FROM record_deps d JOIN locked l ON l.id = d.parent_id
+            WHERE d.child_id = ANY($1)
+            GROUP BY d.child_id
+        )
+        UPDATE records r
+        SET pending_deps = coalesce(c.pending, 0),
+            state = CASE WHEN c.bad IS NOT NULL THEN 'blocked'
+                         WHEN coalesce(c.pending, 0) = 0 THEN 'ready'
+                         ELSE 'waiting' END,
+            blocked_by = c.bad,
+            last_error = CASE WHEN c.bad IS NOT NULL
+                              THEN 'blocked: depends on failed record #' || c.bad END,
+            updated_at = now()
+        FROM unnest($1::bigint[]) AS n(id) LEFT JOIN counts c ON c.child_id = n.id
+        WHERE r.id = n.id
+        RETURNING r.id, r.state
+        "#,
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let state: String = r.get("state");
+            let state = state.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok((r.get("id"), state))
+        })
+        .collect()
+}
+
+/// One record, as a worker needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Record id.
+    pub id: i64,
+    /// Run.
+    pub run_id: i64,
+    /// Kind.
+    pub kind: RecordKind,
+    /// Zephyr id.
+    pub source_id: i64,
+    /// Key or name, for messages.
+    pub source_key: String,
+    /// State.
+    pub state: RecordState,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// Current job generation.
+    pub job_seq: i32,
+    /// qTest id, once done.
+    pub qtest_id: Option<i64>,
+    /// Extra qTest data, once done.
+    pub qtest_data: Option<Value>,
+}
+
+fn record_from_row(row: &sqlx::postgres::PgRow) -> Result<Record, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    Ok(Record {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        kind: kind.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        source_id: row.try_get("source_id")?,
+        source_key: row.try_get("source_key")?,
+        state: state.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        attempts: row.try_get("attempts")?,
+        job_seq: row.try_get("job_seq")?,
+        qtest_id: row.try_get("qtest_id")?,
+        qtest_data: row.try_get("qtest_data")?,
+    })
+}
+
+const RECORD_COLUMNS: &str =
+    "id, run_id, kind, source_id, source_key, state, attempts, job_seq, qtest_id, qtest_data";
+
+/// Loads a record.
+pub async fn get(conn: &mut PgConnection, record_id: i64) -> Result<Option<Record>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1")))
+        .bind(record_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// Finds a record by its source identity.
+pub async fn find(
+    conn: &mut PgConnection,
+    run_id: i64,
+    kind: RecordKind,
+    source_id: i64,
+) -> Result<Option<Record>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM records WHERE run_id = $1 AND kind = $2 AND source_id = $3"
+    )))
+    .bind(run_id)
+    .bind(kind.as_str())
+    .bind(source_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// The records a record depends on.
+pub async fn parents(conn: &mut PgConnection, record_id: i64) -> Result<Vec<Record>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM records p JOIN record_deps d ON d.parent_id = p.id WHERE d.child_id = $1",
+        RECORD_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+    )))
+    .bind(record_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// Done records of a run and kind, in pages ordered by id (for verification and rollback).
+pub async fn done_page(
+    conn: &mut PgConnection,
+    run_id: i64,
+    kind: RecordKind,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<Record>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM records
+         WHERE run_id = $1 AND kind = $2 AND state = 'done' AND id > $3
+         ORDER BY id LIMIT $4"
+    )))
+    .bind(run_id)
+    .bind(kind.as_str())
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// Of `candidates` (qTest ids), those already held by a done record of this run and kind:
+/// a lookup that adopts an existing qTest item must not adopt one that belongs to another
+/// record.
+pub async fn claimed_qtest_ids(
+    conn: &mut PgConnection,
+    run_id: i64,
+    kind: RecordKind,
+    candidates: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT qtest_id FROM records WHERE run_id = $1 AND kind = $2 AND qtest_id = ANY($3)",
+    )
+    .bind(run_id)
+    .bind(kind.as_str())
+    .bind(candidates)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().map(|r| r.get::<i64, _>("qtest_id")).collect())
+}
+
+/// Stores the qTest id, marks the record done and releases the dependents whose last
+/// dependency this was (pushing their jobs). Returns `None` when the record was not `ready`
+/// (another job got there first; nothing is changed), else the number of released dependents.
+/// Run it inside the transaction that also stores whatever else the record produced.
+pub async fn mark_done_and_release(
+    conn: &mut PgConnection,
+    record_id: i64,
+    qtest_id: i64,
+    qtest_data: Option<&Value>,
+) -> Result<Option<u64>, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE records SET state = 'done', qtest_id = $2, qtest_data = $3, last_error = NULL,
+                done_at = now(), updated_at = now()
+         WHERE id = $1 AND state = 'ready'",
+    )
+    .bind(record_id)
+    .bind(qtest_id)
+    .bind(qtest_data)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let released = sqlx::query(
+        r#"
+        UPDATE records c
+        SET pending_deps = c.pending_deps - 1,
+            state = CASE WHEN c.pending_deps - 1 = 0 AND c.state = 'waiting' THEN 'ready'
+                         ELSE c.state END,
+            updated_at = now()
+        FROM record_deps d
+        WHERE d.parent_id = $1 AND c.id = d.child_id
+        RETURNING c.id, c.state
+        "#,
+    )
+    .bind(record_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ready: Vec<i64> = released
+        .iter()
+        .filter(|r| r.get::<String, _>("state") == "ready")
+        .map(|r| r.get("id"))
+        .collect();
+    jobs::push_ready(conn, &ready, 0.0).await?;
+    Ok(Some(ready.len() as u64))
+}
+
+/// Counts a failed attempt and schedules the next one `delay_secs` from now (a new job).
+pub async fn schedule_retry(
+    conn: &mut PgConnection,
+    record_id: i64,
+    error: &str,
+    delay_secs: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE records SET attempts = attempts + 1, last_error = $2, updated_at = now()
+         WHERE id = $1 AND state = 'ready'",
+    )
+    .bind(record_id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    jobs::push_ready(conn, &[record_id], delay_secs).await?;
+    Ok(())
+}
+
+/// Schedules the record again without counting an attempt (used while credentials are
+/// refused: the record did nothing wrong).
+pub async fn postpone(
+    conn: &mut PgConnection,
+    record_id: i64,
+    reason: &str,
+    delay_secs: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE records SET last_error = $2, updated_at = now() WHERE id = $1")
+        .bind(record_id)
+        .bind(reason)
+        .execute(&mut *conn)
+        .await?;
+    jobs::push_ready(conn, &[record_id], delay_secs).await?;
+    Ok(())
+}
+
+/// Fails a record for good, keeping its reason, and blocks every record that depends on it,
+/// directly or not. Returns how many were blocked.
+pub async fn mark_failed_and_block(
+    conn: &mut PgConnection,
+    record_id: i64,
+    error: &str,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE records SET state = 'failed', last_error = $2, updated_at = now()
+         WHERE id = $1 AND state = 'ready'",
+    )
+    .bind(record_id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    let blocked = sqlx::query(
+        r#"
+        WITH RECURSIVE below AS (
+            SELECT child_id FROM record_deps WHERE parent_id = $1
+            UNION
+            SELECT d.child_id FROM record_deps d JOIN below b ON d.parent_id = b.child_id
+        )
+        UPDATE records SET state = 'blocked', blocked_by = $1, updated_at = now(),
+               last_error = 'blocked: depends on failed record #' || $1
+        WHERE id IN (SELECT child_id FROM below) AND state = 'waiting'
+        "#,
+    )
+    .bind(record_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(blocked.rows_affected())
+}
+
+/// What [`retry_run`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetrySummary {
+    /// Failed records made ready again (attempts reset).
+    pub failed: u64,
+    /// Blocked records made waiting again.
+    pub unblocked: u64,
+    /// Ready records that had no live job and got one.
+    pub orphans: u64,
+}
+
+/// Brings a run's failed records back (attempts reset, new jobs), unblocks their dependents,
+/// and gives a job to any ready record that lost its own (e.g. apalis gave up on it).
+pub async fn retry_run(conn: &mut PgConnection, run_id: i64) -> Result<RetrySummary, sqlx::Error> {
+    let failed: Vec<i64> = sqlx::query_scalar(
+        "UPDATE records SET state = 'ready', attempts = 0, updated_at = now()
+         WHERE run_id = $1 AND state = 'failed' AND pending_deps = 0 RETURNING id",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    // A failed record whose own parents are not all done (enqueue found a parent missing
+    // and the source was fixed since) waits again instead.
+    let failed_waiting = sqlx::query(
+        "UPDATE records SET state = 'waiting', attempts = 0, updated_at = now()
+         WHERE run_id = $1 AND state = 'failed' AND pending_deps > 0",
+    )
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
+    let unblocked = sqlx::query(
+        "UPDATE records SET state = 'waiting', blocked_by = NULL, last_error = NULL,
+                updated_at = now()
+         WHERE run_id = $1 AND state = 'blocked'",
+    )
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
+    let became_ready: Vec<i64> = sqlx::query_scalar(
+        "UPDATE records SET state = 'ready', updated_at = now()
+         WHERE run_id = $1 AND state = 'waiting' AND pending_deps = 0 RETURNING id",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let orphans: Vec<i64> = sqlx::query_scalar(
+        r#"
+        SELECT r.id FROM records r
+        WHERE r.run_id = $1 AND r.state = 'ready' AND r.id <> ALL($2)
+          AND NOT EXISTS (
+            SELECT 1 FROM apalis.jobs j
+            WHERE j.job_type = $3 AND j.idempotency_key = 'rec-' || r.id || '-' || r.job_seq
+              AND (j.status IN ('Pending', 'Queued', 'Running')
+                   OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))
+        "#,
+    )
+    .bind(run_id)
+    .bind(&failed)
+    .bind(jobs::QUEUE)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut push = failed.clone();
+    push.extend(&became_ready);
+    push.extend(&orphans);
+    jobs::push_ready(conn, &push, 0.0).await?;
+    Ok(RetrySummary {
+        failed: failed.len() as u64 + failed_waiting.rows_affected(),
+        unblocked: unblocked.rows_affected(),
+        orphans: orphans.len() as u64,
+    })
+}
+
+/// Fails records of one kind at once, each with its own reason (bad source data found while
+/// enqueueing), blocking their dependents.
+pub async fn fail_by_source(
+    conn: &mut PgConnection,
+    run_id: i64,
+    kind: RecordKind,
+    failures: &[(i64, String)],
+) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for (source_id, reason) in failures {
+        let id: Option<i64> = sqlx::query_scalar(
+            "UPDATE records SET state = 'ready' WHERE run_id = $1 AND kind = $2 AND source_id = $3
+               AND state IN ('waiting', 'ready') RETURNING id",
+        )
+        .bind(run_id)
+        .bind(kind.as_str())
+        .bind(source_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = id {
+            mark_failed_and_block(conn, id, reason).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
