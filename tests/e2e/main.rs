@@ -1,1 +1,10 @@
-//! placeholder
+//! End-to-end tests: the real binaries (`ztoq-enqueue`, `ztoq-worker`, `ztoq`) against a
+//! real Postgres and the mock APIs over loopback.
+//!
+//! Postgres: `ZTOQ_TEST_DATABASE_URL` or `DATABASE_URL` (each test creates and drops its own
+//! database under it); without either, each test starts a throwaway cluster.
+
+mod support;
+
+mod failures;
+mod migrate;

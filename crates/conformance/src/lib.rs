@@ -13,9 +13,10 @@
 //! undeclared but must carry a JSON body); the JSON response body against the schema declared
 //! for its status. Binary content (attachments) is checked for status only.
 //!
-//! Leniency, deliberately limited (see `docs/zephyr-api.md` §2.3): in the Zephyr spec, which
-//! never says `nullable`, every non-required property also accepts `null`, as do a folder's
-//! `parentId` and a cursor page's `nextStartAtId`; custom-field values may be any JSON value.
+//! Leniency, deliberately limited (the project's Zephyr API notes, §2.3 "Nulls and
+//! optionality"): in the Zephyr spec, which never says `nullable`, every non-required property
+//! also accepts `null`, as do a folder's `parentId` and a cursor page's `nextStartAtId`;
+//! custom-field values may be any JSON value.
 //! The qTest spec is enforced as written, `required` lists included.
 #![warn(missing_docs)]
 

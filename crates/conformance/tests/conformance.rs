@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use ztoq_conformance::Spec;
 use ztoq_mock::recorder::{self, Exchange, Recorder};
 use ztoq_qtest::qtest::{
-    Field, Module, Property, SearchParams, Status, TestCase, TestCaseRef, TestCycle, TestLog,
+    Field, Module, Property, SearchParams, Status, TestCase, TestCycle, TestLog,
     TestRun, TestStep, TestStepLog,
 };
 use ztoq_qtest::{CycleParent, QtestAuth, QtestClient, RunParent, quote_query_value};
@@ -398,19 +398,9 @@ async fn qtest_client_and_mock_conform_to_the_spec() {
         .await
         .unwrap();
     qt.test_cycles(CycleParent::Root, true).await.unwrap();
-    let run = TestRun {
-        id: None,
-        pid: None,
-        name: Some("Login works".into()),
-        properties: vec![Property::new(run_key, "ACME-E1")],
-        test_case: TestCaseRef {
-            id: case_id,
-            properties: None,
-        },
-        test_case_version_id: None,
-        parent_id: None,
-        parent_type: None,
-    };
+    // Built by ztoq's own transform, as the worker builds it.
+    let mut run = ztoq_transform::test_run("Login works", case_id, None);
+    run.properties = vec![Property::new(run_key, "ACME-E1")];
     let run = qt
         .create_test_run(RunParent::TestCycle(sub.id.unwrap()), &run)
         .await

@@ -13,7 +13,7 @@ pub fn test_run(case_name: &str, test_case_id: i64, test_case_version_id: Option
         pid: None,
         name: Some(clean(case_name)),
         properties: Vec::new(),
-        test_case: qtest::TestCaseRef { id: test_case_id, properties: None },
+        test_case: qtest::TestCaseRef { id: test_case_id, properties: Some(Vec::new()) },
         test_case_version_id,
         parent_id: None,
         parent_type: None,
