@@ -24,23 +24,48 @@ async fn a_bad_record_fails_blocks_its_dependents_and_retry_completes() {
     let workers = env.workers(2, &[]);
     let status = env.wait_settled(run, Duration::from_secs(180));
     assert_eq!(kind(&status, "test_case", "failed"), 1, "{status}");
-    assert_eq!(kind(&status, "execution", "blocked") as i64, executions, "{status}");
+    assert_eq!(
+        kind(&status, "execution", "blocked") as i64,
+        executions,
+        "{status}"
+    );
     for k in ["folder", "cycle_folder", "test_cycle"] {
-        assert_eq!(kind(&status, k, "migrated"), kind(&status, k, "source"), "{k}: {status}");
+        assert_eq!(
+            kind(&status, k, "migrated"),
+            kind(&status, k, "source"),
+            "{k}: {status}"
+        );
     }
-    assert_eq!(kind(&status, "test_case", "migrated"), kind(&status, "test_case", "source") - 1);
-    assert_eq!(kind(&status, "execution", "migrated") as i64, kind(&status, "execution", "source") as i64 - executions);
+    assert_eq!(
+        kind(&status, "test_case", "migrated"),
+        kind(&status, "test_case", "source") - 1
+    );
+    assert_eq!(
+        kind(&status, "execution", "migrated") as i64,
+        kind(&status, "execution", "source") as i64 - executions
+    );
 
     let (_, failures) = env.ztoq_json(&["failures", "--run", &run.to_string()]);
     let list = failures["failures"].as_array().expect("a failures list");
     let failed: Vec<_> = list.iter().filter(|f| f["state"] == "failed").collect();
     assert_eq!(failed.len(), 1, "{failures}");
     let reason = failed[0]["error"].as_str().unwrap_or_default();
-    assert!(reason.contains(&bad_key), "the reason names the record: {reason}");
-    assert!(reason.contains("invalid response body"), "the reason says what is wrong: {reason}");
+    assert!(
+        reason.contains(&bad_key),
+        "the reason names the record: {reason}"
+    );
+    assert!(
+        reason.contains("invalid response body"),
+        "the reason says what is wrong: {reason}"
+    );
     let blocked: Vec<_> = list.iter().filter(|f| f["state"] == "blocked").collect();
     assert_eq!(blocked.len() as i64, executions);
-    assert!(blocked.iter().all(|b| b["blocked_by"].as_str().is_some_and(|s| s.contains(&bad_key))), "{failures}");
+    assert!(
+        blocked.iter().all(|b| b["blocked_by"]
+            .as_str()
+            .is_some_and(|s| s.contains(&bad_key))),
+        "{failures}"
+    );
 
     let (ok, _) = env.verify(run);
     assert!(!ok, "verification reports the incomplete run");
@@ -52,8 +77,19 @@ async fn a_bad_record_fails_blocks_its_dependents_and_retry_completes() {
     assert_eq!(retried["unblocked"].as_i64(), Some(executions), "{retried}");
     let status = env.wait_settled(run, Duration::from_secs(180));
     workers.stop();
-    for k in ["folder", "cycle_folder", "test_case", "test_cycle", "execution", "attachment"] {
-        assert_eq!(kind(&status, k, "migrated"), kind(&status, k, "source"), "{k}: {status}");
+    for k in [
+        "folder",
+        "cycle_folder",
+        "test_case",
+        "test_cycle",
+        "execution",
+        "attachment",
+    ] {
+        assert_eq!(
+            kind(&status, k, "migrated"),
+            kind(&status, k, "source"),
+            "{k}: {status}"
+        );
     }
     let (ok, report) = env.verify(run);
     assert!(ok, "{report}");

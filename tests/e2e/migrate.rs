@@ -5,7 +5,14 @@ use crate::support::{Env, kind};
 use std::time::Duration;
 use ztoq_mock::faults::FaultConfig;
 
-const KINDS: [&str; 6] = ["folder", "cycle_folder", "test_case", "test_cycle", "execution", "attachment"];
+const KINDS: [&str; 6] = [
+    "folder",
+    "cycle_folder",
+    "test_case",
+    "test_cycle",
+    "execution",
+    "attachment",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_project_is_migrated_by_two_workers_and_verified() {
@@ -17,40 +24,69 @@ async fn a_generated_project_is_migrated_by_two_workers_and_verified() {
 
     let source = env.zephyr_state.summary();
     assert_eq!(kind(&status, "folder", "source"), source.test_case_folders);
-    assert_eq!(kind(&status, "cycle_folder", "source"), source.test_cycle_folders);
+    assert_eq!(
+        kind(&status, "cycle_folder", "source"),
+        source.test_cycle_folders
+    );
     assert_eq!(kind(&status, "test_case", "source"), source.test_cases);
     assert_eq!(kind(&status, "test_cycle", "source"), source.test_cycles);
     assert_eq!(kind(&status, "execution", "source"), source.executions);
-    assert_eq!(kind(&status, "attachment", "source"), source.test_case_attachments + source.execution_attachments);
+    assert_eq!(
+        kind(&status, "attachment", "source"),
+        source.test_case_attachments + source.execution_attachments
+    );
     let total: u64 = KINDS.iter().map(|k| kind(&status, k, "source")).sum();
-    assert!((1800..=2200).contains(&total), "about 2,000 records, got {total}");
+    assert!(
+        (1800..=2200).contains(&total),
+        "about 2,000 records, got {total}"
+    );
 
     let (ok, report) = env.verify(run);
     assert!(ok, "verification failed: {report}");
     for k in KINDS {
         let migrated = kind(&report, k, "migrated");
-        assert_eq!(migrated, kind(&report, k, "source"), "{k}: every record migrated");
-        assert_eq!(kind(&report, k, "verified"), migrated, "{k}: every copy equal to the transform of its source");
-        assert_eq!(kind(&report, k, "in_qtest"), migrated, "{k}: exactly one copy each");
+        assert_eq!(
+            migrated,
+            kind(&report, k, "source"),
+            "{k}: every record migrated"
+        );
+        assert_eq!(
+            kind(&report, k, "verified"),
+            migrated,
+            "{k}: every copy equal to the transform of its source"
+        );
+        assert_eq!(
+            kind(&report, k, "in_qtest"),
+            migrated,
+            "{k}: exactly one copy each"
+        );
     }
     assert_eq!(report["mismatches"].as_array().map(|m| m.len()), Some(0));
 
     // What the qTest mock holds, counted by the mock itself.
     let held = env.qtest_state.summary();
     assert_eq!(held.test_cases, source.test_cases);
-    assert_eq!(held.test_logs + unexecuted(&env, run).await, source.executions);
-    assert_eq!(held.attachments, source.test_case_attachments + source.execution_attachments);
+    assert_eq!(
+        held.test_logs + unexecuted(&env, run).await,
+        source.executions
+    );
+    assert_eq!(
+        held.attachments,
+        source.test_case_attachments + source.execution_attachments
+    );
     assert_eq!(held.test_step_logs, logged_step_results(&env, run).await);
 }
 
 /// Executions that never ran (no actualEndDate): they get a test run and no log.
 async fn unexecuted(env: &Env, run: i64) -> u64 {
     let pool = env.db.pool().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM src_test_executions WHERE run_id = $1 AND actual_end_date IS NULL")
-        .bind(run)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM src_test_executions WHERE run_id = $1 AND actual_end_date IS NULL",
+    )
+    .bind(run)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     n as u64
 }
 
@@ -76,13 +112,20 @@ async fn logged_step_results(env: &Env, run: i64) -> u64 {
 
 async fn counts(env: &Env, run: i64) -> (i64, i64, i64) {
     let pool = env.db.pool().await;
-    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1").bind(run).fetch_one(&pool).await.unwrap();
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1")
+        .bind(run)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let deps: i64 = sqlx::query_scalar("SELECT count(*) FROM record_deps d JOIN records r ON r.id = d.child_id WHERE r.run_id = $1")
         .bind(run)
         .fetch_one(&pool)
         .await
         .unwrap();
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs").fetch_one(&pool).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     (records, deps, jobs)
 }
 
@@ -94,7 +137,11 @@ async fn enqueueing_twice_duplicates_nothing() {
     assert!(first.0 > 0 && first.2 > 0);
     let again = env.enqueue();
     assert_eq!(again, run, "the same project continues the same run");
-    assert_eq!(counts(&env, run).await, first, "no record, edge or job added");
+    assert_eq!(
+        counts(&env, run).await,
+        first,
+        "no record, edge or job added"
+    );
 
     let workers = env.workers(2, &[]);
     env.wait_settled(run, Duration::from_secs(120));
@@ -111,7 +158,11 @@ async fn enqueueing_twice_duplicates_nothing() {
 async fn transient_errors_are_retried_to_success() {
     let env = Env::new(600, 11).await;
     let run = env.enqueue();
-    let faulty = FaultConfig { fault_rate: 0.1, retry_after_secs: 1, ..FaultConfig::default() };
+    let faulty = FaultConfig {
+        fault_rate: 0.1,
+        retry_after_secs: 1,
+        ..FaultConfig::default()
+    };
     env.zephyr.faults.set(faulty.clone());
     env.qtest.faults.set(faulty);
     let workers = env.workers(2, &["--max-attempts", "30"]);
@@ -120,17 +171,23 @@ async fn transient_errors_are_retried_to_success() {
     env.zephyr.faults.set(FaultConfig::default());
     env.qtest.faults.set(FaultConfig::default());
 
-    let injected = env.zephyr.faults.stats().injected_errors + env.qtest.faults.stats().injected_errors;
+    let injected =
+        env.zephyr.faults.stats().injected_errors + env.qtest.faults.stats().injected_errors;
     assert!(injected > 50, "faults were injected ({injected})");
     let pool = env.db.pool().await;
-    let retried: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1 AND attempts > 0")
-        .bind(run)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let retried: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1 AND attempts > 0")
+            .bind(run)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(retried > 0, "some records needed more than one attempt");
     for k in KINDS {
-        assert_eq!(kind(&status, k, "failed"), 0, "{k}: nothing failed for good: {status}");
+        assert_eq!(
+            kind(&status, k, "failed"),
+            0,
+            "{k}: nothing failed for good: {status}"
+        );
     }
     let (ok, report) = env.verify(run);
     assert!(ok, "{report}");

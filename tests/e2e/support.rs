@@ -19,19 +19,33 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let (admin_url, temp) = match std::env::var("ZTOQ_TEST_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
+        let (admin_url, temp) = match std::env::var("ZTOQ_TEST_DATABASE_URL")
+            .or_else(|_| std::env::var("DATABASE_URL"))
+        {
             Ok(url) => (url, None),
             Err(_) => {
-                let pg = ztoq_pgtemp::TempPostgres::start().await.expect("start a throwaway Postgres");
+                let pg = ztoq_pgtemp::TempPostgres::start()
+                    .await
+                    .expect("start a throwaway Postgres");
                 (pg.url(), Some(pg))
             }
         };
         let name = format!("ztoq_e2e_{}_{}", std::process::id(), rand_suffix());
-        let admin = ztoq_store::connect(&admin_url, 1).await.expect("connect to Postgres");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+        let admin = ztoq_store::connect(&admin_url, 1)
+            .await
+            .expect("connect to Postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
         admin.close().await;
         let url = replace_db(&admin_url, &name);
-        TestDb { url, admin_url, name, _temp: temp }
+        TestDb {
+            url,
+            admin_url,
+            name,
+            _temp: temp,
+        }
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
@@ -50,10 +64,18 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Best effort, on a runtime of its own (Drop cannot await).
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let admin = ztoq_store::connect(&admin_url, 1).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await.ok()
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&admin)
+                .await
+                .ok()
             })
         })
         .join();
@@ -63,7 +85,12 @@ impl Drop for TestDb {
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish() % 1_000_000_000
 }
 
@@ -98,19 +125,35 @@ impl Env {
         let project_key = "E2E".to_string();
         let (zephyr, zephyr_state) = start_zephyr(
             "127.0.0.1:0".parse().unwrap(),
-            ZephyrMockConfig { seed, scale, project_key: project_key.clone(), token: DEMO_ZEPHYR_TOKEN.into(), base_url: None },
+            ZephyrMockConfig {
+                seed,
+                scale,
+                project_key: project_key.clone(),
+                token: DEMO_ZEPHYR_TOKEN.into(),
+                base_url: None,
+            },
             FaultConfig::default(),
         )
         .await
         .unwrap();
         let (qtest, qtest_state) = start_qtest(
             "127.0.0.1:0".parse().unwrap(),
-            QtestMockConfig { token: DEMO_QTEST_TOKEN.into(), ..QtestMockConfig::default() },
+            QtestMockConfig {
+                token: DEMO_QTEST_TOKEN.into(),
+                ..QtestMockConfig::default()
+            },
             FaultConfig::default(),
         )
         .await
         .unwrap();
-        Env { db, zephyr, zephyr_state, qtest, qtest_state, project_key }
+        Env {
+            db,
+            zephyr,
+            zephyr_state,
+            qtest,
+            qtest_state,
+            project_key,
+        }
     }
 
     fn command(&self, bin: &str) -> std::process::Command {
@@ -127,12 +170,24 @@ impl Env {
     pub fn enqueue(&self) -> i64 {
         let out = self
             .command(env!("CARGO_BIN_EXE_ztoq-enqueue"))
-            .args(["--zephyr-url", &format!("{}/v2", self.zephyr.url()), "--project-key", &self.project_key])
+            .args([
+                "--zephyr-url",
+                &format!("{}/v2", self.zephyr.url()),
+                "--project-key",
+                &self.project_key,
+            ])
             .args(["--qtest-url", &self.qtest.url(), "--qtest-project-id", "1"])
             .output()
             .expect("run ztoq-enqueue");
-        assert!(out.status.success(), "ztoq-enqueue failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("a run id on stdout")
+        assert!(
+            out.status.success(),
+            "ztoq-enqueue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a run id on stdout")
     }
 
     /// Starts `n` worker processes.
@@ -140,7 +195,18 @@ impl Env {
         let children = (0..n)
             .map(|i| {
                 self.command(env!("CARGO_BIN_EXE_ztoq-worker"))
-                    .args(["--concurrency", "8", "--poll-ms", "50", "--backoff-ms", "50", "--backoff-max-secs", "1", "--name", &format!("e2e-{i}")])
+                    .args([
+                        "--concurrency",
+                        "8",
+                        "--poll-ms",
+                        "50",
+                        "--backoff-ms",
+                        "50",
+                        "--backoff-max-secs",
+                        "1",
+                        "--name",
+                        &format!("e2e-{i}"),
+                    ])
                     .args(extra)
                     .stdout(Stdio::null())
                     .spawn()
@@ -152,9 +218,19 @@ impl Env {
 
     /// Runs `ztoq <args> --json` and parses its output.
     pub fn ztoq_json(&self, args: &[&str]) -> (bool, serde_json::Value) {
-        let out = self.command(env!("CARGO_BIN_EXE_ztoq")).args(args).arg("--json").output().expect("run ztoq");
+        let out = self
+            .command(env!("CARGO_BIN_EXE_ztoq"))
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run ztoq");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("ztoq {args:?} printed no JSON ({e}): {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+        let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "ztoq {args:?} printed no JSON ({e}): {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
         (out.status.success(), value)
     }
 
@@ -166,7 +242,10 @@ impl Env {
             if status["finished"] == serde_json::json!(true) {
                 return status;
             }
-            assert!(Instant::now() < deadline, "run {run} did not settle: {status}");
+            assert!(
+                Instant::now() < deadline,
+                "run {run} did not settle: {status}"
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
     }
@@ -183,7 +262,9 @@ impl Workers {
     /// SIGTERM, then wait; asserts they exit 0.
     pub fn stop(mut self) {
         for c in &self.0 {
-            let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
         }
         for c in &mut self.0 {
             let status = c.wait().expect("wait for worker");
@@ -204,5 +285,7 @@ impl Drop for Workers {
 
 /// Counts of a kind from a status or verify JSON.
 pub fn kind(v: &serde_json::Value, kind: &str, field: &str) -> u64 {
-    v["kinds"][kind][field].as_u64().unwrap_or_else(|| panic!("no {kind}.{field} in {v}"))
+    v["kinds"][kind][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {kind}.{field} in {v}"))
 }

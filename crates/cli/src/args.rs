@@ -27,12 +27,18 @@ impl DbArgs {
 }
 
 /// Reads a secret from an environment variable or, failing that, a file.
-fn secret(env_value: Option<&String>, file: Option<&PathBuf>, what: &str, env: &str) -> Result<Secret> {
+fn secret(
+    env_value: Option<&String>,
+    file: Option<&PathBuf>,
+    what: &str,
+    env: &str,
+) -> Result<Secret> {
     if let Some(v) = env_value.filter(|v| !v.is_empty()) {
         return Ok(Secret::new(v.trim()));
     }
     if let Some(path) = file {
-        let v = std::fs::read_to_string(path).with_context(|| format!("reading the {what} from {}", path.display()))?;
+        let v = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the {what} from {}", path.display()))?;
         return Ok(Secret::new(v.trim()));
     }
     bail!("no {what}: set {env} or pass the file flag")
@@ -52,7 +58,12 @@ pub struct ZephyrAuthArgs {
 impl ZephyrAuthArgs {
     /// The token.
     pub fn token(&self) -> Result<Secret> {
-        secret(self.zephyr_token.as_ref(), self.zephyr_token_file.as_ref(), "Zephyr token", "ZTOQ_ZEPHYR_TOKEN")
+        secret(
+            self.zephyr_token.as_ref(),
+            self.zephyr_token_file.as_ref(),
+            "Zephyr token",
+            "ZTOQ_ZEPHYR_TOKEN",
+        )
     }
 }
 
@@ -77,8 +88,17 @@ impl QtestAuthArgs {
     /// The credentials.
     pub fn auth(&self) -> Result<QtestAuth> {
         if let Some(username) = &self.qtest_username {
-            let password = secret(self.qtest_password.as_ref(), None, "qTest password", "ZTOQ_QTEST_PASSWORD")?;
-            return Ok(QtestAuth::Password { username: username.clone(), password, client_name: "ztoq".into() });
+            let password = secret(
+                self.qtest_password.as_ref(),
+                None,
+                "qTest password",
+                "ZTOQ_QTEST_PASSWORD",
+            )?;
+            return Ok(QtestAuth::Password {
+                username: username.clone(),
+                password,
+                client_name: "ztoq".into(),
+            });
         }
         Ok(QtestAuth::Token(secret(
             self.qtest_token.as_ref(),
@@ -100,6 +120,9 @@ pub struct HttpArgs {
 impl HttpArgs {
     /// The client options.
     pub fn options(&self) -> ClientOptions {
-        ClientOptions { timeout: Duration::from_secs(self.http_timeout_secs), ..ClientOptions::default() }
+        ClientOptions {
+            timeout: Duration::from_secs(self.http_timeout_secs),
+            ..ClientOptions::default()
+        }
     }
 }

@@ -16,13 +16,14 @@ pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -35,8 +36,12 @@ pub async fn stop_signal() {
 /// Opens the database and brings its schema up to date.
 pub async fn open_db(db: &DbArgs, max_connections: u32) -> Result<sqlx::PgPool> {
     let url = db.url()?;
-    let pool = ztoq_store::connect(&url, max_connections).await.context("connecting to Postgres")?;
-    ztoq_store::migrate(&pool).await.context("migrating the database")?;
+    let pool = ztoq_store::connect(&url, max_connections)
+        .await
+        .context("connecting to Postgres")?;
+    ztoq_store::migrate(&pool)
+        .await
+        .context("migrating the database")?;
     Ok(pool)
 }
 
@@ -206,25 +211,49 @@ pub struct RunArgs {
 
 /// Prints a counts table.
 pub fn print_counts(counts: &std::collections::BTreeMap<ztoq_model::RecordKind, KindCounts>) {
-    println!("{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}", "kind", "source", "migrated", "failed", "blocked", "waiting", "ready");
+    println!(
+        "{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "kind", "source", "migrated", "failed", "blocked", "waiting", "ready"
+    );
     for (kind, c) in counts {
-        println!("{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}", kind.as_str(), c.source, c.migrated, c.failed, c.blocked, c.waiting, c.ready);
+        println!(
+            "{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            kind.as_str(),
+            c.source,
+            c.migrated,
+            c.failed,
+            c.blocked,
+            c.waiting,
+            c.ready
+        );
     }
     let t = report::total(counts);
-    println!("{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}", "total", t.source, t.migrated, t.failed, t.blocked, t.waiting, t.ready);
+    println!(
+        "{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "total", t.source, t.migrated, t.failed, t.blocked, t.waiting, t.ready
+    );
 }
 
 /// `ztoq status`.
 pub async fn status(args: RunArgs) -> Result<()> {
     let pool = open_db(&args.db, 2).await?;
     let mut conn = pool.acquire().await?;
-    let run = ztoq_store::runs::get(&mut conn, args.run_id).await?.with_context(|| format!("run {} does not exist", args.run_id))?;
+    let run = ztoq_store::runs::get(&mut conn, args.run_id)
+        .await?
+        .with_context(|| format!("run {} does not exist", args.run_id))?;
     let counts = report::counts(&mut conn, args.run_id).await?;
     let queue = report::queue_depth(&mut conn).await?;
     let total = report::total(&counts);
     if args.json {
-        let kinds: serde_json::Map<String, serde_json::Value> =
-            counts.iter().map(|(k, c)| (k.as_str().to_string(), serde_json::to_value(c).unwrap_or_default())).collect();
+        let kinds: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.as_str().to_string(),
+                    serde_json::to_value(c).unwrap_or_default(),
+                )
+            })
+            .collect();
         let out = serde_json::json!({
             "run_id": run.id,
             "project_key": run.project_key,
@@ -236,7 +265,10 @@ pub async fn status(args: RunArgs) -> Result<()> {
         });
         println!("{out}");
     } else {
-        println!("run {} — {} → qTest project {}", run.id, run.project_key, run.qtest_project_id);
+        println!(
+            "run {} — {} → qTest project {}",
+            run.id, run.project_key, run.qtest_project_id
+        );
         if let Some(reason) = &run.paused_reason {
             println!("PAUSED: {reason}");
         }
@@ -263,15 +295,24 @@ pub async fn failures(args: FailuresArgs) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let list = report::failures(&mut conn, args.run.run_id, args.limit).await?;
     if args.run.json {
-        println!("{}", serde_json::json!({ "run_id": args.run.run_id, "failures": list }));
+        println!(
+            "{}",
+            serde_json::json!({ "run_id": args.run.run_id, "failures": list })
+        );
     } else if list.is_empty() {
         println!("run {}: no failed or blocked records", args.run.run_id);
     } else {
         for f in list {
             let reason = f.error.unwrap_or_default();
             match f.blocked_by {
-                Some(by) => println!("blocked {} {} — waits for failed {by}", f.kind, f.source_key),
-                None => println!("FAILED  {} {} (attempts {}) — {reason}", f.kind, f.source_key, f.attempts),
+                Some(by) => println!(
+                    "blocked {} {} — waits for failed {by}",
+                    f.kind, f.source_key
+                ),
+                None => println!(
+                    "FAILED  {} {} (attempts {}) — {reason}",
+                    f.kind, f.source_key, f.attempts
+                ),
             }
         }
     }
@@ -312,7 +353,13 @@ pub struct VerifyArgs {
 /// `ztoq verify`: exits non-zero when the copy is incomplete or differs.
 pub async fn verify(args: VerifyArgs) -> Result<bool> {
     let pool = open_db(&args.run.db, 4).await?;
-    let report = ztoq_verify::verify(&pool, args.qtest.auth()?, &args.http.options(), args.run.run_id).await?;
+    let report = ztoq_verify::verify(
+        &pool,
+        args.qtest.auth()?,
+        &args.http.options(),
+        args.run.run_id,
+    )
+    .await?;
     if args.run.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

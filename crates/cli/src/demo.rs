@@ -56,11 +56,16 @@ impl Workers {
     async fn stop(&mut self) {
         for child in &self.0 {
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
             }
         }
         for child in &mut self.0 {
-            if tokio::time::timeout(Duration::from_secs(40), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(40), child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.start_kill();
             }
         }
@@ -83,26 +88,49 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
         Ok(url) => url,
         Err(_) => {
             eprintln!("starting a throwaway Postgres …");
-            temp_pg = ztoq_pgtemp::TempPostgres::start().await.context("starting a throwaway Postgres")?;
+            temp_pg = ztoq_pgtemp::TempPostgres::start()
+                .await
+                .context("starting a throwaway Postgres")?;
             temp_pg.url()
         }
     };
-    let faults = FaultConfig { latency_ms: args.latency_ms, fault_rate: args.fault_rate, ..FaultConfig::default() };
+    let faults = FaultConfig {
+        latency_ms: args.latency_ms,
+        fault_rate: args.fault_rate,
+        ..FaultConfig::default()
+    };
     let project_key = "DEMO".to_string();
     let (zephyr, zephyr_state) = start_zephyr(
         "127.0.0.1:0".parse()?,
-        ZephyrMockConfig { seed: args.seed, scale: args.records, project_key: project_key.clone(), token: DEMO_ZEPHYR_TOKEN.into(), base_url: None },
+        ZephyrMockConfig {
+            seed: args.seed,
+            scale: args.records,
+            project_key: project_key.clone(),
+            token: DEMO_ZEPHYR_TOKEN.into(),
+            base_url: None,
+        },
         faults.clone(),
     )
     .await?;
-    let qtest_config = QtestMockConfig { token: DEMO_QTEST_TOKEN.into(), ..QtestMockConfig::default() };
+    let qtest_config = QtestMockConfig {
+        token: DEMO_QTEST_TOKEN.into(),
+        ..QtestMockConfig::default()
+    };
     let project_id = qtest_config.project_id;
     let (qtest, _qtest_state) = start_qtest("127.0.0.1:0".parse()?, qtest_config, faults).await?;
-    eprintln!("mock Zephyr at {}/v2 ({:?})", zephyr.url(), zephyr_state.summary());
+    eprintln!(
+        "mock Zephyr at {}/v2 ({:?})",
+        zephyr.url(),
+        zephyr_state.summary()
+    );
     eprintln!("mock qTest at {}", qtest.url());
 
-    let pool = ztoq_store::connect(&database_url, 8).await.context("connecting to Postgres")?;
-    ztoq_store::migrate(&pool).await.context("migrating the database")?;
+    let pool = ztoq_store::connect(&database_url, 8)
+        .await
+        .context("connecting to Postgres")?;
+    ztoq_store::migrate(&pool)
+        .await
+        .context("migrating the database")?;
     let enqueue = EnqueueConfig {
         zephyr_url: format!("{}/v2", zephyr.url()),
         zephyr_token: Secret::new(DEMO_ZEPHYR_TOKEN),
@@ -115,12 +143,19 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
     };
     let report = ztoq_crawl::enqueue(&enqueue, &pool).await?;
     let run_id = report.run_id;
-    eprintln!("enqueued run {run_id}: {} records in {:.1}s", report.inserted.values().sum::<u64>(), report.elapsed_secs);
+    eprintln!(
+        "enqueued run {run_id}: {} records in {:.1}s",
+        report.inserted.values().sum::<u64>(),
+        report.elapsed_secs
+    );
 
     let exe = std::env::current_exe()?;
     let worker_exe = exe.with_file_name(format!("ztoq-worker{}", std::env::consts::EXE_SUFFIX));
     if !worker_exe.exists() {
-        bail!("{} not found: build all binaries (cargo build --release)", worker_exe.display());
+        bail!(
+            "{} not found: build all binaries (cargo build --release)",
+            worker_exe.display()
+        );
     }
     let log_dir = std::env::temp_dir().join(format!("ztoq-demo-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir)?;
@@ -143,12 +178,28 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
             .with_context(|| format!("starting {}", worker_exe.display()))?;
         workers.0.push(child);
     }
-    eprintln!("{} workers started (logs in {})", args.workers, log_dir.display());
+    eprintln!(
+        "{} workers started (logs in {})",
+        args.workers,
+        log_dir.display()
+    );
 
-    let finished = progress(&pool, run_id, Duration::from_secs(args.timeout_secs), &mut workers).await?;
+    let finished = progress(
+        &pool,
+        run_id,
+        Duration::from_secs(args.timeout_secs),
+        &mut workers,
+    )
+    .await?;
     workers.stop().await;
     let elapsed = started.elapsed().as_secs_f64();
-    let report = ztoq_verify::verify(&pool, QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)), &ClientOptions::default(), run_id).await?;
+    let report = ztoq_verify::verify(
+        &pool,
+        QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)),
+        &ClientOptions::default(),
+        run_id,
+    )
+    .await?;
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(obj) = value.as_object_mut() {
@@ -172,12 +223,19 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
 }
 
 /// Shows progress until every record is settled; false on time-out or when all workers died.
-async fn progress(pool: &sqlx::PgPool, run_id: i64, timeout: Duration, workers: &mut Workers) -> Result<bool> {
+async fn progress(
+    pool: &sqlx::PgPool,
+    run_id: i64,
+    timeout: Duration,
+    workers: &mut Workers,
+) -> Result<bool> {
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} records ({per_sec}) {msg}")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} records ({per_sec}) {msg}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let deadline = Instant::now() + timeout;
     loop {
@@ -192,7 +250,12 @@ async fn progress(pool: &sqlx::PgPool, run_id: i64, timeout: Duration, workers: 
             bar.finish();
             return Ok(true);
         }
-        let alive = workers.0.iter_mut().map(|c| c.try_wait()).filter(|w| matches!(w, Ok(None))).count();
+        let alive = workers
+            .0
+            .iter_mut()
+            .map(|c| c.try_wait())
+            .filter(|w| matches!(w, Ok(None)))
+            .count();
         if alive == 0 {
             bar.abandon_with_message("every worker exited");
             return Ok(false);

@@ -81,7 +81,8 @@ pub enum MockCommand {
 }
 
 /// The demo's Zephyr token (JWT-shaped, as real ones are).
-pub const DEMO_ZEPHYR_TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ6dG9xLWRlbW8ifQ.ZGVtby1zaWduYXR1cmU";
+pub const DEMO_ZEPHYR_TOKEN: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ6dG9xLWRlbW8ifQ.ZGVtby1zaWduYXR1cmU";
 /// The demo's qTest token.
 pub const DEMO_QTEST_TOKEN: &str = "ztoq-demo-qtest-token";
 
@@ -107,10 +108,16 @@ impl Drop for RunningMock {
     }
 }
 
-async fn serve(listen: SocketAddr, router: axum::Router, faults: FaultConfig) -> Result<RunningMock> {
+async fn serve(
+    listen: SocketAddr,
+    router: axum::Router,
+    faults: FaultConfig,
+) -> Result<RunningMock> {
     let faults = Faults::new(faults);
     let app = ztoq_mock::faults::wrap(router, faults.clone());
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -121,14 +128,22 @@ async fn serve(listen: SocketAddr, router: axum::Router, faults: FaultConfig) ->
 }
 
 /// Starts a Zephyr mock.
-pub async fn start_zephyr(listen: SocketAddr, config: ZephyrMockConfig, faults: FaultConfig) -> Result<(RunningMock, Arc<ZephyrState>)> {
+pub async fn start_zephyr(
+    listen: SocketAddr,
+    config: ZephyrMockConfig,
+    faults: FaultConfig,
+) -> Result<(RunningMock, Arc<ZephyrState>)> {
     let state = ZephyrState::new(config);
     let mock = serve(listen, ztoq_mock::zephyr::router(state.clone()), faults).await?;
     Ok((mock, state))
 }
 
 /// Starts a qTest mock.
-pub async fn start_qtest(listen: SocketAddr, config: QtestMockConfig, faults: FaultConfig) -> Result<(RunningMock, Arc<QtestState>)> {
+pub async fn start_qtest(
+    listen: SocketAddr,
+    config: QtestMockConfig,
+    faults: FaultConfig,
+) -> Result<(RunningMock, Arc<QtestState>)> {
     let state = QtestState::new(config);
     let mock = serve(listen, ztoq_mock::qtest::router(state.clone()), faults).await?;
     Ok((mock, state))
@@ -137,14 +152,36 @@ pub async fn start_qtest(listen: SocketAddr, config: QtestMockConfig, faults: Fa
 /// `ztoq-mock`: serves one mock until interrupted.
 pub async fn run(command: MockCommand) -> Result<()> {
     let mock = match command {
-        MockCommand::Zephyr { listen, seed, scale, project_key, token, faults } => {
-            let config = ZephyrMockConfig { seed, scale, project_key, token, base_url: None };
+        MockCommand::Zephyr {
+            listen,
+            seed,
+            scale,
+            project_key,
+            token,
+            faults,
+        } => {
+            let config = ZephyrMockConfig {
+                seed,
+                scale,
+                project_key,
+                token,
+                base_url: None,
+            };
             let (mock, state) = start_zephyr(listen, config, faults.config()).await?;
             tracing::info!(url = %format!("{}/v2", mock.url()), summary = ?state.summary(), "Zephyr mock listening");
             mock
         }
-        MockCommand::Qtest { listen, project_id, token, faults } => {
-            let config = QtestMockConfig { project_id, token, ..QtestMockConfig::default() };
+        MockCommand::Qtest {
+            listen,
+            project_id,
+            token,
+            faults,
+        } => {
+            let config = QtestMockConfig {
+                project_id,
+                token,
+                ..QtestMockConfig::default()
+            };
             let (mock, _) = start_qtest(listen, config, faults.config()).await?;
             tracing::info!(url = %mock.url(), project_id, "qTest mock listening");
             mock

@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 use ztoq_conformance::Spec;
 use ztoq_mock::recorder::{self, Exchange, Recorder};
 use ztoq_qtest::qtest::{
-    Field, Module, Property, SearchParams, Status, TestCase, TestCycle, TestLog,
-    TestRun, TestStep, TestStepLog,
+    Field, Module, Property, SearchParams, Status, TestCase, TestCycle, TestLog, TestRun, TestStep,
+    TestStepLog,
 };
 use ztoq_qtest::{CycleParent, QtestAuth, QtestClient, RunParent, quote_query_value};
 use ztoq_zephyr::{ClientOptions, Secret, ZephyrClient};

@@ -137,36 +137,74 @@ impl Tally {
 }
 
 /// Runs an enqueue against `pool` (already migrated).
-pub async fn enqueue(config: &EnqueueConfig, pool: &sqlx::PgPool) -> Result<EnqueueReport, EnqueueError> {
+pub async fn enqueue(
+    config: &EnqueueConfig,
+    pool: &sqlx::PgPool,
+) -> Result<EnqueueReport, EnqueueError> {
     let started = Instant::now();
-    let zephyr = ZephyrClient::new(&config.zephyr_url, config.zephyr_token.clone(), &config.http)
-        .map_err(EnqueueError::zephyr)?
-        .with_page_size(config.page_size);
+    let zephyr = ZephyrClient::new(
+        &config.zephyr_url,
+        config.zephyr_token.clone(),
+        &config.http,
+    )
+    .map_err(EnqueueError::zephyr)?
+    .with_page_size(config.page_size);
     zephyr.healthcheck().await.map_err(EnqueueError::zephyr)?;
-    let qtest = QtestClient::connect(&config.qtest_url, config.qtest_project_id, config.qtest_auth.clone(), &config.http)
-        .await
-        .map_err(EnqueueError::qtest)?;
+    let qtest = QtestClient::connect(
+        &config.qtest_url,
+        config.qtest_project_id,
+        config.qtest_auth.clone(),
+        &config.http,
+    )
+    .await
+    .map_err(EnqueueError::qtest)?;
     let key = config.project_key.as_str();
     let (project, settings, execution_statuses) = resolve_settings(&zephyr, &qtest, key).await?;
-    let settings_json = serde_json::to_value(&settings).map_err(|e| EnqueueError::Preflight(e.to_string()))?;
+    let settings_json =
+        serde_json::to_value(&settings).map_err(|e| EnqueueError::Preflight(e.to_string()))?;
 
     let mut conn = pool.acquire().await?;
-    let run = runs::upsert(&mut conn, &config.zephyr_url, key, &config.qtest_url, config.qtest_project_id, &settings_json).await?;
+    let run = runs::upsert(
+        &mut conn,
+        &config.zephyr_url,
+        key,
+        &config.qtest_url,
+        config.qtest_project_id,
+        &settings_json,
+    )
+    .await?;
     let run_id = run.id;
     info!(run_id, project = key, "enqueue started");
     snapshot::save_project(&mut conn, run_id, &project).await?;
-    snapshot::save_lookups(&mut conn, run_id, "status", "TEST_EXECUTION", &execution_statuses).await?;
+    snapshot::save_lookups(
+        &mut conn,
+        run_id,
+        "status",
+        "TEST_EXECUTION",
+        &execution_statuses,
+    )
+    .await?;
     for status_type in ["TEST_CASE", "TEST_CYCLE"] {
-        let values = zephyr.statuses(key, status_type).await.map_err(EnqueueError::zephyr)?;
+        let values = zephyr
+            .statuses(key, status_type)
+            .await
+            .map_err(EnqueueError::zephyr)?;
         snapshot::save_lookups(&mut conn, run_id, "status", status_type, &values).await?;
     }
     let priorities = zephyr.priorities(key).await.map_err(EnqueueError::zephyr)?;
     snapshot::save_lookups(&mut conn, run_id, "priority", "", &priorities).await?;
-    let environments = zephyr.environments(key).await.map_err(EnqueueError::zephyr)?;
+    let environments = zephyr
+        .environments(key)
+        .await
+        .map_err(EnqueueError::zephyr)?;
     snapshot::save_lookups(&mut conn, run_id, "environment", "", &environments).await?;
     drop(conn);
 
-    let mut tally = Tally { inserted: HashMap::new(), ready: 0, failed: 0 };
+    let mut tally = Tally {
+        inserted: HashMap::new(),
+        ready: 0,
+        failed: 0,
+    };
 
     // Folders: all of them, then one batch per tree (a child may be listed before its parent).
     let mut folders: Vec<Folder> = Vec::new();
@@ -174,17 +212,35 @@ pub async fn enqueue(config: &EnqueueConfig, pool: &sqlx::PgPool) -> Result<Enqu
     while let Some(page) = pager.next_page().await.map_err(EnqueueError::zephyr)? {
         folders.extend(page);
     }
-    for (folder_type, kind) in [("TEST_CASE", RecordKind::Folder), ("TEST_CYCLE", RecordKind::CycleFolder)] {
-        let tree: Vec<&Folder> = folders.iter().filter(|f| f.folder_type == folder_type).collect();
-        let new: Vec<NewRecord> = tree.iter().map(|f| NewRecord { source_id: f.id, source_key: format!("{} (#{})", f.name, f.id) }).collect();
+    for (folder_type, kind) in [
+        ("TEST_CASE", RecordKind::Folder),
+        ("TEST_CYCLE", RecordKind::CycleFolder),
+    ] {
+        let tree: Vec<&Folder> = folders
+            .iter()
+            .filter(|f| f.folder_type == folder_type)
+            .collect();
+        let new: Vec<NewRecord> = tree
+            .iter()
+            .map(|f| NewRecord {
+                source_id: f.id,
+                source_key: format!("{} (#{})", f.name, f.id),
+            })
+            .collect();
         let deps: Vec<NewDep> = tree
             .iter()
-            .filter_map(|f| f.parent_id.map(|p| NewDep { child_source_id: f.id, parent_kind: kind, parent_source_id: p }))
+            .filter_map(|f| {
+                f.parent_id.map(|p| NewDep {
+                    child_source_id: f.id,
+                    parent_kind: kind,
+                    parent_source_id: p,
+                })
+            })
             .collect();
         let owned: Vec<Folder> = tree.into_iter().cloned().collect();
         let inserted = in_tx!(pool, |tx| {
-                snapshot::save_folders(tx, run_id, &owned).await?;
-                records::insert_records(tx, run_id, kind, &new, &deps).await
+            snapshot::save_folders(tx, run_id, &owned).await?;
+            records::insert_records(tx, run_id, kind, &new, &deps).await
         })?;
         tally.add(kind, inserted);
     }
@@ -193,14 +249,26 @@ pub async fn enqueue(config: &EnqueueConfig, pool: &sqlx::PgPool) -> Result<Enqu
     // Test cases, page by page.
     let mut pager = zephyr.test_cases(key);
     while let Some(page) = pager.next_page().await.map_err(EnqueueError::zephyr)? {
-        let new: Vec<NewRecord> = page.iter().map(|c| NewRecord { source_id: c.id, source_key: c.key.clone() }).collect();
+        let new: Vec<NewRecord> = page
+            .iter()
+            .map(|c| NewRecord {
+                source_id: c.id,
+                source_key: c.key.clone(),
+            })
+            .collect();
         let deps: Vec<NewDep> = page
             .iter()
-            .filter_map(|c| c.folder.as_ref().map(|f| NewDep { child_source_id: c.id, parent_kind: RecordKind::Folder, parent_source_id: f.id }))
+            .filter_map(|c| {
+                c.folder.as_ref().map(|f| NewDep {
+                    child_source_id: c.id,
+                    parent_kind: RecordKind::Folder,
+                    parent_source_id: f.id,
+                })
+            })
             .collect();
         let inserted = in_tx!(pool, |tx| {
-                snapshot::save_test_cases(tx, run_id, &page).await?;
-                records::insert_records(tx, run_id, RecordKind::TestCase, &new, &deps).await
+            snapshot::save_test_cases(tx, run_id, &page).await?;
+            records::insert_records(tx, run_id, RecordKind::TestCase, &new, &deps).await
         })?;
         tally.add(RecordKind::TestCase, inserted);
     }
@@ -208,14 +276,26 @@ pub async fn enqueue(config: &EnqueueConfig, pool: &sqlx::PgPool) -> Result<Enqu
     // Test cycles.
     let mut pager = zephyr.test_cycles(key);
     while let Some(page) = pager.next_page().await.map_err(EnqueueError::zephyr)? {
-        let new: Vec<NewRecord> = page.iter().map(|c| NewRecord { source_id: c.id, source_key: c.key.clone() }).collect();
+        let new: Vec<NewRecord> = page
+            .iter()
+            .map(|c| NewRecord {
+                source_id: c.id,
+                source_key: c.key.clone(),
+            })
+            .collect();
         let deps: Vec<NewDep> = page
             .iter()
-            .filter_map(|c| c.folder.as_ref().map(|f| NewDep { child_source_id: c.id, parent_kind: RecordKind::CycleFolder, parent_source_id: f.id }))
+            .filter_map(|c| {
+                c.folder.as_ref().map(|f| NewDep {
+                    child_source_id: c.id,
+                    parent_kind: RecordKind::CycleFolder,
+                    parent_source_id: f.id,
+                })
+            })
             .collect();
         let inserted = in_tx!(pool, |tx| {
-                snapshot::save_test_cycles(tx, run_id, &page).await?;
-                records::insert_records(tx, run_id, RecordKind::TestCycle, &new, &deps).await
+            snapshot::save_test_cycles(tx, run_id, &page).await?;
+            records::insert_records(tx, run_id, RecordKind::TestCycle, &new, &deps).await
         })?;
         tally.add(RecordKind::TestCycle, inserted);
     }
@@ -238,13 +318,20 @@ pub async fn enqueue(config: &EnqueueConfig, pool: &sqlx::PgPool) -> Result<Enqu
         failed: tally.failed,
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
-    info!(run_id, elapsed_secs = report.elapsed_secs, "enqueue finished");
+    info!(
+        run_id,
+        elapsed_secs = report.elapsed_secs,
+        "enqueue finished"
+    );
     Ok(report)
 }
 
 /// The source key of an execution: its key, or `#id`.
 fn execution_key(e: &TestExecution) -> String {
-    e.key.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| format!("#{}", e.id))
+    e.key
+        .clone()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| format!("#{}", e.id))
 }
 
 async fn enqueue_executions(
@@ -253,11 +340,20 @@ async fn enqueue_executions(
     page: &[TestExecution],
 ) -> Result<(Inserted, u64), sqlx::Error> {
     snapshot::save_executions(tx, run_id, page).await?;
-    let keys: Vec<String> = page.iter().filter_map(|e| e.test_case_key_and_version().map(|(k, _)| k)).collect();
+    let keys: Vec<String> = page
+        .iter()
+        .filter_map(|e| e.test_case_key_and_version().map(|(k, _)| k))
+        .collect();
     let case_ids = snapshot::test_case_ids_by_keys(tx, run_id, &keys).await?;
     let ids: Vec<i64> = page.iter().map(|e| e.id).collect();
     let previous = snapshot::previous_executions(tx, run_id, &ids).await?;
-    let new: Vec<NewRecord> = page.iter().map(|e| NewRecord { source_id: e.id, source_key: execution_key(e) }).collect();
+    let new: Vec<NewRecord> = page
+        .iter()
+        .map(|e| NewRecord {
+            source_id: e.id,
+            source_key: execution_key(e),
+        })
+        .collect();
     let mut deps = Vec::new();
     let mut bad: Vec<(i64, String)> = Vec::new();
     for e in page {
@@ -270,15 +366,25 @@ async fn enqueue_executions(
             },
         }
         match &e.test_cycle {
-            Some(c) => deps.push(NewDep { child_source_id: e.id, parent_kind: RecordKind::TestCycle, parent_source_id: c.id }),
-            None => bad.push((e.id, format!("execution {key}: ad-hoc executions (no test cycle) are not migrated yet"))),
+            Some(c) => deps.push(NewDep {
+                child_source_id: e.id,
+                parent_kind: RecordKind::TestCycle,
+                parent_source_id: c.id,
+            }),
+            None => bad.push((
+                e.id,
+                format!("execution {key}: ad-hoc executions (no test cycle) are not migrated yet"),
+            )),
         }
         if let Some(prev) = previous.get(&e.id) {
-            deps.push(NewDep { child_source_id: e.id, parent_kind: RecordKind::Execution, parent_source_id: *prev });
+            deps.push(NewDep {
+                child_source_id: e.id,
+                parent_kind: RecordKind::Execution,
+                parent_source_id: *prev,
+            });
         }
     }
     let inserted = records::insert_records(tx, run_id, RecordKind::Execution, &new, &deps).await?;
     let failed = records::fail_by_source(tx, run_id, RecordKind::Execution, &bad).await?;
     Ok((inserted, failed))
 }
-

@@ -11,8 +11,15 @@ use ztoq_qtest::QtestClient;
 use ztoq_zephyr::ZephyrClient;
 
 async fn key_field(qtest: &QtestClient, object_type: &str) -> Result<i64, EnqueueError> {
-    let fields = qtest.fields(object_type).await.map_err(EnqueueError::qtest)?;
-    if let Some(id) = fields.iter().find(|f| f.label == ZEPHYR_KEY_FIELD).and_then(|f| f.id) {
+    let fields = qtest
+        .fields(object_type)
+        .await
+        .map_err(EnqueueError::qtest)?;
+    if let Some(id) = fields
+        .iter()
+        .find(|f| f.label == ZEPHYR_KEY_FIELD)
+        .and_then(|f| f.id)
+    {
         return Ok(id);
     }
     let field = Field {
@@ -27,8 +34,15 @@ async fn key_field(qtest: &QtestClient, object_type: &str) -> Result<i64, Enqueu
         is_active: Some(true),
         allowed_values: None,
     };
-    let created = qtest.create_field(object_type, &field).await.map_err(EnqueueError::qtest)?;
-    created.id.ok_or_else(|| EnqueueError::Preflight(format!("qTest created the {object_type} field {ZEPHYR_KEY_FIELD:?} without an id")))
+    let created = qtest
+        .create_field(object_type, &field)
+        .await
+        .map_err(EnqueueError::qtest)?;
+    created.id.ok_or_else(|| {
+        EnqueueError::Preflight(format!(
+            "qTest created the {object_type} field {ZEPHYR_KEY_FIELD:?} without an id"
+        ))
+    })
 }
 
 fn normalise(name: &str) -> String {
@@ -38,7 +52,10 @@ fn normalise(name: &str) -> String {
 /// Maps Zephyr execution statuses to qTest ones by name: the same name first, then the usual
 /// equivalents (Pass → Passed, Fail → Failed, Not Executed → Unexecuted, In Progress →
 /// Incomplete). Returns the map, or the names that have no match.
-pub fn map_statuses(zephyr: &[OptionValue], qtest: &[Status]) -> Result<HashMap<i64, i64>, Vec<String>> {
+pub fn map_statuses(
+    zephyr: &[OptionValue],
+    qtest: &[Status],
+) -> Result<HashMap<i64, i64>, Vec<String>> {
     let by_name: HashMap<String, i64> = qtest
         .iter()
         .filter(|s| s.active != Some(false))
@@ -56,7 +73,10 @@ pub fn map_statuses(zephyr: &[OptionValue], qtest: &[Status]) -> Result<HashMap<
     for status in zephyr {
         let name = normalise(&status.name);
         let target = by_name.get(&name).or_else(|| {
-            synonyms.iter().find(|(z, _)| *z == name).and_then(|(_, q)| by_name.get(*q))
+            synonyms
+                .iter()
+                .find(|(z, _)| *z == name)
+                .and_then(|(_, q)| by_name.get(*q))
         });
         match target {
             Some(id) => {
@@ -65,7 +85,11 @@ pub fn map_statuses(zephyr: &[OptionValue], qtest: &[Status]) -> Result<HashMap<
             None => missing.push(status.name.clone()),
         }
     }
-    if missing.is_empty() { Ok(map) } else { Err(missing) }
+    if missing.is_empty() {
+        Ok(map)
+    } else {
+        Err(missing)
+    }
 }
 
 /// Checks both APIs and resolves the run's settings against the target.
@@ -74,11 +98,19 @@ pub async fn resolve_settings(
     qtest: &QtestClient,
     project_key: &str,
 ) -> Result<(ztoq_model::zephyr::Project, RunSettings, Vec<OptionValue>), EnqueueError> {
-    let project = zephyr.project(project_key).await.map_err(EnqueueError::zephyr)?;
+    let project = zephyr
+        .project(project_key)
+        .await
+        .map_err(EnqueueError::zephyr)?;
     qtest.project().await.map_err(EnqueueError::qtest)?;
-    let zephyr_statuses =
-        zephyr.statuses(project_key, "TEST_EXECUTION").await.map_err(EnqueueError::zephyr)?;
-    let qtest_statuses = qtest.execution_statuses().await.map_err(EnqueueError::qtest)?;
+    let zephyr_statuses = zephyr
+        .statuses(project_key, "TEST_EXECUTION")
+        .await
+        .map_err(EnqueueError::zephyr)?;
+    let qtest_statuses = qtest
+        .execution_statuses()
+        .await
+        .map_err(EnqueueError::qtest)?;
     let status_map = map_statuses(&zephyr_statuses, &qtest_statuses).map_err(|missing| {
         EnqueueError::Preflight(format!(
             "these Zephyr execution statuses have no qTest execution status of the same name: {}",
@@ -90,7 +122,11 @@ pub async fn resolve_settings(
         .find(|s| s.name.as_deref().map(normalise).as_deref() == Some("unexecuted"))
         .or_else(|| qtest_statuses.iter().find(|s| s.is_default == Some(true)))
         .map(|s| s.id)
-        .ok_or_else(|| EnqueueError::Preflight("qTest has no 'Unexecuted' (or default) execution status".into()))?;
+        .ok_or_else(|| {
+            EnqueueError::Preflight(
+                "qTest has no 'Unexecuted' (or default) execution status".into(),
+            )
+        })?;
     let settings = RunSettings {
         test_case_key_field_id: key_field(qtest, "test-cases").await?,
         test_run_key_field_id: key_field(qtest, "test-runs").await?,
@@ -105,18 +141,49 @@ mod tests {
     use super::*;
 
     fn z(id: i64, name: &str) -> OptionValue {
-        serde_json::from_value(serde_json::json!({"id": id, "project": {"id": 1}, "name": name, "index": 0})).unwrap()
+        serde_json::from_value(
+            serde_json::json!({"id": id, "project": {"id": 1}, "name": name, "index": 0}),
+        )
+        .unwrap()
     }
 
     fn q(id: i64, name: &str) -> Status {
-        Status { id, name: Some(name.into()), is_default: None, color: None, active: Some(true) }
+        Status {
+            id,
+            name: Some(name.into()),
+            is_default: None,
+            color: None,
+            active: Some(true),
+        }
     }
 
     #[test]
     fn maps_by_name_and_synonym() {
-        let qs = [q(601, "Passed"), q(602, "Failed"), q(603, "Incomplete"), q(604, "Blocked"), q(605, "Unexecuted")];
-        let map = map_statuses(&[z(1, "Pass"), z(2, "fail"), z(3, "Not Executed"), z(4, "In Progress"), z(5, "Blocked")], &qs).unwrap();
-        assert_eq!(map, HashMap::from([(1, 601), (2, 602), (3, 605), (4, 603), (5, 604)]));
-        assert_eq!(map_statuses(&[z(9, "Flaky")], &qs), Err(vec!["Flaky".to_string()]));
+        let qs = [
+            q(601, "Passed"),
+            q(602, "Failed"),
+            q(603, "Incomplete"),
+            q(604, "Blocked"),
+            q(605, "Unexecuted"),
+        ];
+        let map = map_statuses(
+            &[
+                z(1, "Pass"),
+                z(2, "fail"),
+                z(3, "Not Executed"),
+                z(4, "In Progress"),
+                z(5, "Blocked"),
+            ],
+            &qs,
+        )
+        .unwrap();
+        assert_eq!(
+            map,
+            HashMap::from([(1, 601), (2, 602), (3, 605), (4, 603), (5, 604)])
+        );
+        assert_eq!(
+            map_statuses(&[z(9, "Flaky")], &qs),
+            Err(vec!["Flaky".to_string()])
+        );
     }
 }

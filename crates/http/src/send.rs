@@ -56,7 +56,10 @@ pub fn build_client(api: Api, options: &ClientOptions) -> Result<reqwest::Client
         .pool_max_idle_per_host(options.pool_max_idle_per_host)
         .user_agent(concat!("ztoq/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ApiError::Config { api: api.as_str(), message: e.to_string() })
+        .map_err(|e| ApiError::Config {
+            api: api.as_str(),
+            message: e.to_string(),
+        })
 }
 
 /// Sends `request`, returning the response when its status is 2xx and a classified error
@@ -98,7 +101,12 @@ pub async fn send(
             metrics::histogram!("ztoq_api_request_duration_seconds", "api" => api_name, "operation" => operation).record(elapsed);
             // A connect failure never reached the server; anything later may have.
             let maybe_applied = !e.is_connect();
-            Err(ApiError::Transport { api: api_name, operation, message: describe(&e), maybe_applied })
+            Err(ApiError::Transport {
+                api: api_name,
+                operation,
+                message: describe(&e),
+                maybe_applied,
+            })
         }
     }
 }
@@ -125,7 +133,11 @@ pub async fn read_json<T: DeserializeOwned>(
                 maybe_applied: true,
             }
         } else {
-            ApiError::Decode { api: api.as_str(), operation, message: e.to_string() }
+            ApiError::Decode {
+                api: api.as_str(),
+                operation,
+                message: e.to_string(),
+            }
         }
     })
 }
@@ -171,7 +183,10 @@ mod tests {
 
     #[test]
     fn error_message_prefers_json_message() {
-        assert_eq!(error_message(r#"{"errorCode":404,"message":"no such case"}"#), "no such case");
+        assert_eq!(
+            error_message(r#"{"errorCode":404,"message":"no such case"}"#),
+            "no such case"
+        );
         assert_eq!(error_message(r#"{"error":"bad token"}"#), "bad token");
         assert_eq!(error_message("plain"), "plain");
     }

@@ -65,7 +65,12 @@ pub struct Property {
 impl Property {
     /// A property to send: field id and value.
     pub fn new(field_id: i64, value: impl Into<String>) -> Self {
-        Property { field_id, field_name: None, field_value: Some(value.into()), field_value_name: None }
+        Property {
+            field_id,
+            field_name: None,
+            field_value: Some(value.into()),
+            field_value_name: None,
+        }
     }
 }
 
@@ -219,7 +224,11 @@ pub struct TestCycle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_release_id: Option<i64>,
     /// Nested cycles (with `expand=descendants`).
-    #[serde(rename = "test-cycles", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "test-cycles",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub test_cycles: Option<Vec<TestCycle>>,
     /// Web URL (output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,7 +269,11 @@ pub struct TestRun {
     #[serde(rename = "parentId", default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<i64>,
     /// Parent type (output).
-    #[serde(rename = "parentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_type: Option<String>,
 }
 
@@ -286,7 +299,13 @@ pub struct Status {
 impl Status {
     /// A status reference to send: id only.
     pub fn id(id: i64) -> Self {
-        Status { id, name: None, is_default: None, color: None, active: None }
+        Status {
+            id,
+            name: None,
+            is_default: None,
+            color: None,
+            active: None,
+        }
     }
 }
 

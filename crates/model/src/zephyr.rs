@@ -448,7 +448,10 @@ mod tests {
             ),
             Some(("ACME-T12".to_string(), 3))
         );
-        assert_eq!(parse_test_case_version_url("https://x/v2/testcases/ACME-T12"), None);
+        assert_eq!(
+            parse_test_case_version_url("https://x/v2/testcases/ACME-T12"),
+            None
+        );
         assert_eq!(parse_test_case_version_url("versions/3"), None);
     }
 

@@ -78,11 +78,16 @@ pub async fn insert_records(
     if new_rows.is_empty() {
         return Ok(out);
     }
-    let new_source: std::collections::HashSet<i64> =
-        new_rows.iter().map(|r| r.get::<i64, _>("source_id")).collect();
+    let new_source: std::collections::HashSet<i64> = new_rows
+        .iter()
+        .map(|r| r.get::<i64, _>("source_id"))
+        .collect();
     let new_ids: Vec<i64> = new_rows.iter().map(|r| r.get::<i64, _>("id")).collect();
 
-    let deps: Vec<&NewDep> = deps.iter().filter(|d| new_source.contains(&d.child_source_id)).collect();
+    let deps: Vec<&NewDep> = deps
+        .iter()
+        .filter(|d| new_source.contains(&d.child_source_id))
+        .collect();
     let mut failed_ids: Vec<i64> = Vec::new();
     if !deps.is_empty() {
         let cs: Vec<i64> = deps.iter().map(|d| d.child_source_id).collect();
@@ -131,14 +136,20 @@ pub async fn insert_records(
         failed_ids = missing.iter().map(|r| r.get::<i64, _>("id")).collect();
         out.missing_parent = failed_ids.len() as u64;
     }
-    let settle: Vec<i64> = new_ids.into_iter().filter(|id| !failed_ids.contains(id)).collect();
+    let settle: Vec<i64> = new_ids
+        .into_iter()
+        .filter(|id| !failed_ids.contains(id))
+        .collect();
     let settled = settle_new(conn, &settle).await?;
     let ready: Vec<i64> = settled
         .iter()
         .filter(|(_, s)| *s == RecordState::Ready)
         .map(|(id, _)| *id)
         .collect();
-    out.blocked = settled.iter().filter(|(_, s)| *s == RecordState::Blocked).count() as u64;
+    out.blocked = settled
+        .iter()
+        .filter(|(_, s)| *s == RecordState::Blocked)
+        .count() as u64;
     out.ready = ready.len() as u64;
     jobs::push_ready(conn, &ready, 0.0).await?;
     Ok(out)
@@ -190,7 +201,9 @@ async fn settle_new(
     rows.iter()
         .map(|r| {
             let state: String = r.get("state");
-            let state = state.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let state = state
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             Ok((r.get("id"), state))
         })
         .collect()
@@ -230,7 +243,9 @@ fn record_from_row(row: &sqlx::postgres::PgRow) -> Result<Record, sqlx::Error> {
         kind: kind.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         source_id: row.try_get("source_id")?,
         source_key: row.try_get("source_key")?,
-        state: state.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        state: state
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         attempts: row.try_get("attempts")?,
         job_seq: row.try_get("job_seq")?,
         qtest_id: row.try_get("qtest_id")?,
@@ -243,10 +258,12 @@ const RECORD_COLUMNS: &str =
 
 /// Loads a record.
 pub async fn get(conn: &mut PgConnection, record_id: i64) -> Result<Option<Record>, sqlx::Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1")))
-        .bind(record_id)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1"
+    )))
+    .bind(record_id)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(record_from_row).transpose()
 }
 
@@ -272,7 +289,11 @@ pub async fn find(
 pub async fn parents(conn: &mut PgConnection, record_id: i64) -> Result<Vec<Record>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM records p JOIN record_deps d ON d.parent_id = p.id WHERE d.child_id = $1",
-        RECORD_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+        RECORD_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )))
     .bind(record_id)
     .fetch_all(conn)

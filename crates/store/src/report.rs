@@ -41,8 +41,10 @@ pub async fn counts(
     .bind(run_id)
     .fetch_all(conn)
     .await?;
-    let mut out: BTreeMap<RecordKind, KindCounts> =
-        RecordKind::ALL.into_iter().map(|k| (k, KindCounts::default())).collect();
+    let mut out: BTreeMap<RecordKind, KindCounts> = RecordKind::ALL
+        .into_iter()
+        .map(|k| (k, KindCounts::default()))
+        .collect();
     for row in rows {
         let kind: String = row.get("kind");
         let state: String = row.get("state");
@@ -124,7 +126,9 @@ pub async fn failures(
                 record_id: r.get("id"),
                 kind: kind.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 source_key: r.get("source_key"),
-                state: state.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                state: state
+                    .parse()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 attempts: r.get("attempts"),
                 error: r.get("last_error"),
                 blocked_by: r.get("blocked_by"),
@@ -142,5 +146,8 @@ pub async fn queue_depth(conn: &mut PgConnection) -> Result<BTreeMap<String, u64
     .bind(crate::jobs::QUEUE)
     .fetch_all(conn)
     .await?;
-    Ok(rows.iter().map(|r| (r.get::<String, _>("status"), r.get::<i64, _>("n") as u64)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<String, _>("status"), r.get::<i64, _>("n") as u64))
+        .collect())
 }

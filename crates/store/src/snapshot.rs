@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::zephyr::{
-    AttachmentRef, ExecutionStep, Folder, OptionValue, Project, TestCase, TestCycle,
-    TestExecution, TestStep,
+    AttachmentRef, ExecutionStep, Folder, OptionValue, Project, TestCase, TestCycle, TestExecution,
+    TestStep,
 };
 
 fn to_raw<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, sqlx::Error> {
@@ -130,7 +130,10 @@ pub async fn save_test_cases(
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
     let keys: Vec<&str> = cases.iter().map(|c| c.key.as_str()).collect();
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
-    let folders: Vec<Option<i64>> = cases.iter().map(|c| c.folder.as_ref().map(|f| f.id)).collect();
+    let folders: Vec<Option<i64>> = cases
+        .iter()
+        .map(|c| c.folder.as_ref().map(|f| f.id))
+        .collect();
     let priorities: Vec<i64> = cases.iter().map(|c| c.priority.id).collect();
     let statuses: Vec<i64> = cases.iter().map(|c| c.status.id).collect();
     let objectives: Vec<Option<&str>> = cases.iter().map(|c| c.objective.as_deref()).collect();
@@ -142,7 +145,10 @@ pub async fn save_test_cases(
         .map(|c| c.owner.as_ref().and_then(|o| o.account_id.as_deref()))
         .collect();
     let created: Vec<Option<&str>> = cases.iter().map(|c| c.created_on.as_deref()).collect();
-    let custom: Vec<Value> = cases.iter().map(|c| Value::Object(c.custom_fields.clone())).collect();
+    let custom: Vec<Value> = cases
+        .iter()
+        .map(|c| Value::Object(c.custom_fields.clone()))
+        .collect();
     // Labels go through JSON: Postgres has no ragged text[][] for unnest.
     let labels: Vec<Value> = cases.iter().map(|c| serde_json::json!(c.labels)).collect();
     sqlx::query(
@@ -193,21 +199,32 @@ pub async fn save_test_cycles(
     let ids: Vec<i64> = cycles.iter().map(|c| c.id).collect();
     let keys: Vec<&str> = cycles.iter().map(|c| c.key.as_str()).collect();
     let names: Vec<&str> = cycles.iter().map(|c| c.name.as_str()).collect();
-    let folders: Vec<Option<i64>> =
-        cycles.iter().map(|c| c.folder.as_ref().map(|f| f.id)).collect();
+    let folders: Vec<Option<i64>> = cycles
+        .iter()
+        .map(|c| c.folder.as_ref().map(|f| f.id))
+        .collect();
     let statuses: Vec<i64> = cycles.iter().map(|c| c.status.id).collect();
-    let descriptions: Vec<Option<&str>> =
-        cycles.iter().map(|c| c.description.as_deref()).collect();
-    let starts: Vec<Option<&str>> = cycles.iter().map(|c| c.planned_start_date.as_deref()).collect();
-    let ends: Vec<Option<&str>> = cycles.iter().map(|c| c.planned_end_date.as_deref()).collect();
-    let versions: Vec<Option<i64>> =
-        cycles.iter().map(|c| c.jira_project_version.as_ref().map(|v| v.id)).collect();
+    let descriptions: Vec<Option<&str>> = cycles.iter().map(|c| c.description.as_deref()).collect();
+    let starts: Vec<Option<&str>> = cycles
+        .iter()
+        .map(|c| c.planned_start_date.as_deref())
+        .collect();
+    let ends: Vec<Option<&str>> = cycles
+        .iter()
+        .map(|c| c.planned_end_date.as_deref())
+        .collect();
+    let versions: Vec<Option<i64>> = cycles
+        .iter()
+        .map(|c| c.jira_project_version.as_ref().map(|v| v.id))
+        .collect();
     let owners: Vec<Option<&str>> = cycles
         .iter()
         .map(|c| c.owner.as_ref().and_then(|o| o.account_id.as_deref()))
         .collect();
-    let custom: Vec<Value> =
-        cycles.iter().map(|c| Value::Object(c.custom_fields.clone())).collect();
+    let custom: Vec<Value> = cycles
+        .iter()
+        .map(|c| Value::Object(c.custom_fields.clone()))
+        .collect();
     sqlx::query(
         "INSERT INTO src_test_cycles (run_id, id, key, name, folder_id, status_id, description,
            planned_start_date, planned_end_date, jira_version_id, owner_account_id,
@@ -249,23 +266,45 @@ pub async fn save_executions(
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<i64> = executions.iter().map(|e| e.id).collect();
     let keys: Vec<Option<&str>> = executions.iter().map(|e| e.key.as_deref()).collect();
-    let parsed: Vec<Option<(String, i64)>> =
-        executions.iter().map(|e| e.test_case_key_and_version()).collect();
-    let case_keys: Vec<Option<&str>> =
-        parsed.iter().map(|p| p.as_ref().map(|(k, _)| k.as_str())).collect();
+    let parsed: Vec<Option<(String, i64)>> = executions
+        .iter()
+        .map(|e| e.test_case_key_and_version())
+        .collect();
+    let case_keys: Vec<Option<&str>> = parsed
+        .iter()
+        .map(|p| p.as_ref().map(|(k, _)| k.as_str()))
+        .collect();
     let versions: Vec<Option<i64>> = parsed.iter().map(|p| p.as_ref().map(|(_, v)| *v)).collect();
-    let cycles: Vec<Option<i64>> =
-        executions.iter().map(|e| e.test_cycle.as_ref().map(|c| c.id)).collect();
-    let statuses: Vec<i64> = executions.iter().map(|e| e.test_execution_status.id).collect();
-    let envs: Vec<Option<i64>> =
-        executions.iter().map(|e| e.environment.as_ref().map(|c| c.id)).collect();
-    let ends: Vec<Option<&str>> = executions.iter().map(|e| e.actual_end_date.as_deref()).collect();
+    let cycles: Vec<Option<i64>> = executions
+        .iter()
+        .map(|e| e.test_cycle.as_ref().map(|c| c.id))
+        .collect();
+    let statuses: Vec<i64> = executions
+        .iter()
+        .map(|e| e.test_execution_status.id)
+        .collect();
+    let envs: Vec<Option<i64>> = executions
+        .iter()
+        .map(|e| e.environment.as_ref().map(|c| c.id))
+        .collect();
+    let ends: Vec<Option<&str>> = executions
+        .iter()
+        .map(|e| e.actual_end_date.as_deref())
+        .collect();
     let times: Vec<Option<i64>> = executions.iter().map(|e| e.execution_time).collect();
-    let by: Vec<Option<&str>> = executions.iter().map(|e| e.executed_by_id.as_deref()).collect();
-    let to: Vec<Option<&str>> = executions.iter().map(|e| e.assigned_to_id.as_deref()).collect();
+    let by: Vec<Option<&str>> = executions
+        .iter()
+        .map(|e| e.executed_by_id.as_deref())
+        .collect();
+    let to: Vec<Option<&str>> = executions
+        .iter()
+        .map(|e| e.assigned_to_id.as_deref())
+        .collect();
     let comments: Vec<Option<&str>> = executions.iter().map(|e| e.comment.as_deref()).collect();
-    let custom: Vec<Value> =
-        executions.iter().map(|e| Value::Object(e.custom_fields.clone())).collect();
+    let custom: Vec<Value> = executions
+        .iter()
+        .map(|e| Value::Object(e.custom_fields.clone()))
+        .collect();
     sqlx::query(
         "INSERT INTO src_test_executions (run_id, id, key, test_case_key, test_case_version,
            test_cycle_id, status_id, environment_id, actual_end_date, execution_time_ms,
@@ -316,13 +355,18 @@ pub async fn save_test_steps(
     let idx: Vec<i32> = (0..steps.len() as i32).collect();
     let ids: Vec<Option<i64>> = steps.iter().map(|s| s.id).collect();
     let inline = |f: fn(&ztoq_model::zephyr::InlineStep) -> Option<&str>| -> Vec<Option<&str>> {
-        steps.iter().map(|s| s.inline.as_ref().and_then(f)).collect()
+        steps
+            .iter()
+            .map(|s| s.inline.as_ref().and_then(f))
+            .collect()
     };
     let descriptions = inline(|i| i.description.as_deref());
     let data = inline(|i| i.test_data.as_deref());
     let expected = inline(|i| i.expected_result.as_deref());
-    let called: Vec<Option<&str>> =
-        steps.iter().map(|s| s.test_case.as_ref().map(|c| c.test_case_key.as_str())).collect();
+    let called: Vec<Option<&str>> = steps
+        .iter()
+        .map(|s| s.test_case.as_ref().map(|c| c.test_case_key.as_str()))
+        .collect();
     sqlx::query(
         "INSERT INTO src_test_steps (run_id, test_case_id, idx, step_id, description, test_data,
            expected_result, called_test_case_key, raw)
@@ -358,14 +402,22 @@ pub async fn save_execution_steps(
     let idx: Vec<i32> = (0..steps.len() as i32).collect();
     let ids: Vec<Option<i64>> = steps.iter().map(|s| s.id).collect();
     let inline = |f: fn(&ztoq_model::zephyr::ExecutionStepInline) -> Option<&str>| {
-        steps.iter().map(|s| s.inline.as_ref().and_then(f)).collect::<Vec<Option<&str>>>()
+        steps
+            .iter()
+            .map(|s| s.inline.as_ref().and_then(f))
+            .collect::<Vec<Option<&str>>>()
     };
     let descriptions = inline(|i| i.description.as_deref());
     let expected = inline(|i| i.expected_result.as_deref());
     let actual = inline(|i| i.actual_result.as_deref());
     let statuses: Vec<Option<i64>> = steps
         .iter()
-        .map(|s| s.inline.as_ref().and_then(|i| i.status.as_ref()).map(|r| r.id))
+        .map(|s| {
+            s.inline
+                .as_ref()
+                .and_then(|i| i.status.as_ref())
+                .map(|r| r.id)
+        })
         .collect();
     sqlx::query(
         "INSERT INTO src_execution_steps (run_id, execution_id, idx, step_id, description,
@@ -415,7 +467,10 @@ pub async fn save_attachments(
 
 /// The file name ztoq uses for an attachment (the API may omit the name).
 pub fn attachment_name(a: &AttachmentRef) -> String {
-    a.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("attachment-{}", a.id))
+    a.name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("attachment-{}", a.id))
 }
 
 /// A stored attachment: its owner and name.
@@ -437,18 +492,42 @@ async fn one_raw<T: DeserializeOwned>(
     run_id: i64,
     id: i64,
 ) -> Result<Option<T>, sqlx::Error> {
-    let row = sqlx::query(sql).bind(run_id).bind(id).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .bind(run_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.map(|r| from_raw(r.get::<Value, _>("raw"))).transpose()
 }
 
 /// A stored folder.
-pub async fn folder(conn: &mut PgConnection, run_id: i64, id: i64) -> Result<Option<Folder>, sqlx::Error> {
-    one_raw(conn, "SELECT raw FROM src_folders WHERE run_id = $1 AND id = $2", run_id, id).await
+pub async fn folder(
+    conn: &mut PgConnection,
+    run_id: i64,
+    id: i64,
+) -> Result<Option<Folder>, sqlx::Error> {
+    one_raw(
+        conn,
+        "SELECT raw FROM src_folders WHERE run_id = $1 AND id = $2",
+        run_id,
+        id,
+    )
+    .await
 }
 
 /// A stored test case.
-pub async fn test_case(conn: &mut PgConnection, run_id: i64, id: i64) -> Result<Option<TestCase>, sqlx::Error> {
-    one_raw(conn, "SELECT raw FROM src_test_cases WHERE run_id = $1 AND id = $2", run_id, id).await
+pub async fn test_case(
+    conn: &mut PgConnection,
+    run_id: i64,
+    id: i64,
+) -> Result<Option<TestCase>, sqlx::Error> {
+    one_raw(
+        conn,
+        "SELECT raw FROM src_test_cases WHERE run_id = $1 AND id = $2",
+        run_id,
+        id,
+    )
+    .await
 }
 
 /// The id of a stored test case, by key.
@@ -465,13 +544,33 @@ pub async fn test_case_id_by_key(
 }
 
 /// A stored test cycle.
-pub async fn test_cycle(conn: &mut PgConnection, run_id: i64, id: i64) -> Result<Option<TestCycle>, sqlx::Error> {
-    one_raw(conn, "SELECT raw FROM src_test_cycles WHERE run_id = $1 AND id = $2", run_id, id).await
+pub async fn test_cycle(
+    conn: &mut PgConnection,
+    run_id: i64,
+    id: i64,
+) -> Result<Option<TestCycle>, sqlx::Error> {
+    one_raw(
+        conn,
+        "SELECT raw FROM src_test_cycles WHERE run_id = $1 AND id = $2",
+        run_id,
+        id,
+    )
+    .await
 }
 
 /// A stored execution.
-pub async fn execution(conn: &mut PgConnection, run_id: i64, id: i64) -> Result<Option<TestExecution>, sqlx::Error> {
-    one_raw(conn, "SELECT raw FROM src_test_executions WHERE run_id = $1 AND id = $2", run_id, id).await
+pub async fn execution(
+    conn: &mut PgConnection,
+    run_id: i64,
+    id: i64,
+) -> Result<Option<TestExecution>, sqlx::Error> {
+    one_raw(
+        conn,
+        "SELECT raw FROM src_test_executions WHERE run_id = $1 AND id = $2",
+        run_id,
+        id,
+    )
+    .await
 }
 
 async fn many_raw<T: DeserializeOwned>(
@@ -480,27 +579,59 @@ async fn many_raw<T: DeserializeOwned>(
     run_id: i64,
     id: i64,
 ) -> Result<Vec<T>, sqlx::Error> {
-    let rows = sqlx::query(sql).bind(run_id).bind(id).fetch_all(conn).await?;
-    rows.into_iter().map(|r| from_raw(r.get::<Value, _>("raw"))).collect()
+    let rows = sqlx::query(sql)
+        .bind(run_id)
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| from_raw(r.get::<Value, _>("raw")))
+        .collect()
 }
 
 /// A test case's stored steps, in order.
-pub async fn test_steps(conn: &mut PgConnection, run_id: i64, test_case_id: i64) -> Result<Vec<TestStep>, sqlx::Error> {
-    many_raw(conn, "SELECT raw FROM src_test_steps WHERE run_id = $1 AND test_case_id = $2 ORDER BY idx", run_id, test_case_id).await
+pub async fn test_steps(
+    conn: &mut PgConnection,
+    run_id: i64,
+    test_case_id: i64,
+) -> Result<Vec<TestStep>, sqlx::Error> {
+    many_raw(
+        conn,
+        "SELECT raw FROM src_test_steps WHERE run_id = $1 AND test_case_id = $2 ORDER BY idx",
+        run_id,
+        test_case_id,
+    )
+    .await
 }
 
 /// An execution's stored step results, in order.
-pub async fn execution_steps(conn: &mut PgConnection, run_id: i64, execution_id: i64) -> Result<Vec<ExecutionStep>, sqlx::Error> {
-    many_raw(conn, "SELECT raw FROM src_execution_steps WHERE run_id = $1 AND execution_id = $2 ORDER BY idx", run_id, execution_id).await
+pub async fn execution_steps(
+    conn: &mut PgConnection,
+    run_id: i64,
+    execution_id: i64,
+) -> Result<Vec<ExecutionStep>, sqlx::Error> {
+    many_raw(
+        conn,
+        "SELECT raw FROM src_execution_steps WHERE run_id = $1 AND execution_id = $2 ORDER BY idx",
+        run_id,
+        execution_id,
+    )
+    .await
 }
 
 /// A stored attachment.
-pub async fn attachment(conn: &mut PgConnection, run_id: i64, id: i64) -> Result<Option<SrcAttachment>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, owner_kind, owner_id, name FROM src_attachments WHERE run_id = $1 AND id = $2")
-        .bind(run_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+pub async fn attachment(
+    conn: &mut PgConnection,
+    run_id: i64,
+    id: i64,
+) -> Result<Option<SrcAttachment>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, owner_kind, owner_id, name FROM src_attachments WHERE run_id = $1 AND id = $2",
+    )
+    .bind(run_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.map(|r| SrcAttachment {
         id: r.get("id"),
         owner_kind: r.get("owner_kind"),
@@ -515,11 +646,12 @@ pub async fn test_case_ids_by_keys(
     run_id: i64,
     keys: &[String],
 ) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
-    let rows = sqlx::query("SELECT key, id FROM src_test_cases WHERE run_id = $1 AND key = ANY($2)")
-        .bind(run_id)
-        .bind(keys)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT key, id FROM src_test_cases WHERE run_id = $1 AND key = ANY($2)")
+            .bind(run_id)
+            .bind(keys)
+            .fetch_all(conn)
+            .await?;
     Ok(rows.iter().map(|r| (r.get("key"), r.get("id"))).collect())
 }
 
@@ -542,6 +674,9 @@ pub async fn previous_executions(
     .await?;
     Ok(rows
         .iter()
-        .filter_map(|r| r.get::<Option<i64>, _>("prev").map(|p| (r.get::<i64, _>("id"), p)))
+        .filter_map(|r| {
+            r.get::<Option<i64>, _>("prev")
+                .map(|p| (r.get::<i64, _>("id"), p))
+        })
         .collect())
 }

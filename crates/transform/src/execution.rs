@@ -7,13 +7,20 @@ use std::collections::HashMap;
 use ztoq_model::{qtest, zephyr};
 
 /// The test run for a test case in a cycle (created by the pair's first execution).
-pub fn test_run(case_name: &str, test_case_id: i64, test_case_version_id: Option<i64>) -> qtest::TestRun {
+pub fn test_run(
+    case_name: &str,
+    test_case_id: i64,
+    test_case_version_id: Option<i64>,
+) -> qtest::TestRun {
     qtest::TestRun {
         id: None,
         pid: None,
         name: Some(clean(case_name)),
         properties: Vec::new(),
-        test_case: qtest::TestCaseRef { id: test_case_id, properties: Some(Vec::new()) },
+        test_case: qtest::TestCaseRef {
+            id: test_case_id,
+            properties: Some(Vec::new()),
+        },
         test_case_version_id,
         parent_id: None,
         parent_type: None,
@@ -38,26 +45,44 @@ pub struct LogContext<'a> {
 
 /// The marker value of an execution: its key, or `#id` when the API gave no key.
 pub fn execution_marker(execution: &zephyr::TestExecution) -> String {
-    execution.key.as_deref().map(clean).filter(|k| !k.is_empty()).unwrap_or_else(|| format!("#{}", execution.id))
+    execution
+        .key
+        .as_deref()
+        .map(clean)
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| format!("#{}", execution.id))
 }
 
 fn parse_date(value: &str) -> Result<DateTime<Utc>, TransformError> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| TransformError::Invalid { what: "actualEndDate", value: value.to_string(), reason: e.to_string() })
+        .map_err(|e| TransformError::Invalid {
+            what: "actualEndDate",
+            value: value.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Start and end of an execution as qTest wants them (RFC 3339, UTC): the end is
 /// `actualEndDate`, the start is the end less `executionTime` (the API has no start date).
 /// `None` when the execution never ran (no `actualEndDate`).
-pub fn exe_dates(execution: &zephyr::TestExecution) -> Result<Option<(String, String)>, TransformError> {
-    let Some(end) = execution.actual_end_date.as_deref().filter(|d| !d.trim().is_empty()) else {
+pub fn exe_dates(
+    execution: &zephyr::TestExecution,
+) -> Result<Option<(String, String)>, TransformError> {
+    let Some(end) = execution
+        .actual_end_date
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+    else {
         return Ok(None);
     };
     let end = parse_date(end)?;
     let took = chrono::Duration::milliseconds(execution.execution_time.unwrap_or(0).max(0));
     let start = end - took;
-    Ok(Some((start.to_rfc3339_opts(SecondsFormat::Secs, true), end.to_rfc3339_opts(SecondsFormat::Secs, true))))
+    Ok(Some((
+        start.to_rfc3339_opts(SecondsFormat::Secs, true),
+        end.to_rfc3339_opts(SecondsFormat::Secs, true),
+    )))
 }
 
 /// One execution as a test log; `None` for an execution that never ran (the run alone says
@@ -71,10 +96,13 @@ pub fn test_log(
         return Ok(None);
     };
     let status_id = execution.test_execution_status.id;
-    let status = *ctx.status_map.get(&status_id).ok_or(TransformError::Unmapped {
-        what: "execution status",
-        value: status_id.to_string(),
-    })?;
+    let status = *ctx
+        .status_map
+        .get(&status_id)
+        .ok_or(TransformError::Unmapped {
+            what: "execution status",
+            value: status_id.to_string(),
+        })?;
     let mut step_logs = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let Some(Some(test_step_id)) = ctx.step_ids.get(i) else {
@@ -104,7 +132,10 @@ pub fn test_log(
         exe_end_date: end,
         note: non_empty(execution.comment.as_deref()),
         test_case_version_id: ctx.test_case_version_id,
-        properties: Some(vec![qtest::Property::new(ctx.zephyr_key_field_id, execution_marker(execution))]),
+        properties: Some(vec![qtest::Property::new(
+            ctx.zephyr_key_field_id,
+            execution_marker(execution),
+        )]),
         test_step_logs: Some(step_logs),
     }))
 }
@@ -134,9 +165,21 @@ mod tests {
     fn maps_an_execution_to_a_log() {
         let map = HashMap::from([(1, 601), (2, 602)]);
         let ids = [Some(11), None, Some(13)];
-        let ctx = LogContext { status_map: &map, unexecuted_status_id: 605, step_ids: &ids, test_case_version_id: Some(4), zephyr_key_field_id: 77 };
-        let steps = [step(Some(1), Some("fine")), step(Some(2), None), step(None, None)];
-        let log = test_log(&execution(Some("2024-05-08T10:42:00Z"), 2), &steps, ctx).unwrap().unwrap();
+        let ctx = LogContext {
+            status_map: &map,
+            unexecuted_status_id: 605,
+            step_ids: &ids,
+            test_case_version_id: Some(4),
+            zephyr_key_field_id: 77,
+        };
+        let steps = [
+            step(Some(1), Some("fine")),
+            step(Some(2), None),
+            step(None, None),
+        ];
+        let log = test_log(&execution(Some("2024-05-08T10:42:00Z"), 2), &steps, ctx)
+            .unwrap()
+            .unwrap();
         assert_eq!(log.status.id, 602);
         assert_eq!(log.exe_start_date, "2024-05-08T10:40:30Z");
         assert_eq!(log.exe_end_date, "2024-05-08T10:42:00Z");
@@ -155,18 +198,35 @@ mod tests {
     #[test]
     fn not_executed_has_no_log_and_bad_input_is_named() {
         let map = HashMap::from([(1, 601)]);
-        let ctx = LogContext { status_map: &map, unexecuted_status_id: 605, step_ids: &[], test_case_version_id: None, zephyr_key_field_id: 1 };
+        let ctx = LogContext {
+            status_map: &map,
+            unexecuted_status_id: 605,
+            step_ids: &[],
+            test_case_version_id: None,
+            zephyr_key_field_id: 1,
+        };
         assert_eq!(test_log(&execution(None, 1), &[], ctx).unwrap(), None);
-        assert!(matches!(test_log(&execution(Some("yesterday"), 1), &[], ctx), Err(TransformError::Invalid { what: "actualEndDate", .. })));
+        assert!(matches!(
+            test_log(&execution(Some("yesterday"), 1), &[], ctx),
+            Err(TransformError::Invalid {
+                what: "actualEndDate",
+                ..
+            })
+        ));
         assert_eq!(
             test_log(&execution(Some("2024-05-08T10:42:00+02:00"), 9), &[], ctx),
-            Err(TransformError::Unmapped { what: "execution status", value: "9".into() })
+            Err(TransformError::Unmapped {
+                what: "execution status",
+                value: "9".into()
+            })
         );
     }
 
     #[test]
     fn offsets_are_normalised_to_utc() {
-        let (s, e) = exe_dates(&execution(Some("2024-05-08T12:42:00+02:00"), 1)).unwrap().unwrap();
+        let (s, e) = exe_dates(&execution(Some("2024-05-08T12:42:00+02:00"), 1))
+            .unwrap()
+            .unwrap();
         assert_eq!(e, "2024-05-08T10:42:00Z");
         assert_eq!(s, "2024-05-08T10:40:30Z");
     }

@@ -47,7 +47,11 @@ pub fn test_step(step: &zephyr::TestStep) -> Option<qtest::TestStep> {
         text.push_str("<strong>Test data:</strong> ");
         text.push_str(&data);
     }
-    Some(qtest::TestStep { description: text, expected: expected.unwrap_or_default(), ..Default::default() })
+    Some(qtest::TestStep {
+        description: text,
+        expected: expected.unwrap_or_default(),
+        ..Default::default()
+    })
 }
 
 /// A test case with its steps as one create body.
@@ -119,7 +123,10 @@ mod tests {
 
     #[test]
     fn maps_fields_and_marker() {
-        let ctx = TestCaseContext { module_id: Some(5), zephyr_key_field_id: 99 };
+        let ctx = TestCaseContext {
+            module_id: Some(5),
+            zephyr_key_field_id: 99,
+        };
         let out = test_case(&case(), &[], ctx).unwrap();
         assert_eq!(out.body.name.as_deref(), Some("Pay"));
         assert_eq!(out.body.parent_id, Some(5));
@@ -145,24 +152,39 @@ mod tests {
                 }),
             },
         ];
-        let ctx = TestCaseContext { module_id: None, zephyr_key_field_id: 1 };
+        let ctx = TestCaseContext {
+            module_id: None,
+            zephyr_key_field_id: 1,
+        };
         let out = test_case(&case(), &steps, ctx).unwrap();
         let body = out.body.test_steps.unwrap();
         assert_eq!(out.step_map, vec![None, Some(0), Some(1), Some(2)]);
         assert_eq!(body[0].description, "open");
         assert_eq!(body[0].expected, "opened");
         assert_eq!(body[0].order, Some(1));
-        assert_eq!(body[1].description, "type<br><strong>Test data:</strong> abc");
+        assert_eq!(
+            body[1].description,
+            "type<br><strong>Test data:</strong> abc"
+        );
         assert_eq!(body[1].expected, "");
         assert_eq!(body[2].description, "Call to test P-T9");
-        let _ = Ref { id: 1, self_url: None };
+        let _ = Ref {
+            id: 1,
+            self_url: None,
+        };
     }
 
     #[test]
     fn refuses_a_nameless_case() {
         let mut c = case();
         c.name = "\u{0} ".into();
-        let ctx = TestCaseContext { module_id: None, zephyr_key_field_id: 1 };
-        assert_eq!(test_case(&c, &[], ctx), Err(TransformError::Missing("test case name")));
+        let ctx = TestCaseContext {
+            module_id: None,
+            zephyr_key_field_id: 1,
+        };
+        assert_eq!(
+            test_case(&c, &[], ctx),
+            Err(TransformError::Missing("test case name"))
+        );
     }
 }

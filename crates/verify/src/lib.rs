@@ -52,12 +52,34 @@ pub async fn verify(
     let mut kinds: BTreeMap<ztoq_model::RecordKind, KindReport> = state
         .iter()
         .map(|(k, c)| {
-            (*k, KindReport { source: c.source, migrated: c.migrated, failed: c.failed, blocked: c.blocked, pending: c.waiting + c.ready, verified: 0, in_qtest: 0 })
+            (
+                *k,
+                KindReport {
+                    source: c.source,
+                    migrated: c.migrated,
+                    failed: c.failed,
+                    blocked: c.blocked,
+                    pending: c.waiting + c.ready,
+                    verified: 0,
+                    in_qtest: 0,
+                },
+            )
         })
         .collect();
     let mut mismatches = Vec::new();
     check::all(pool, &qtest, &settings, run_id, &mut kinds, &mut mismatches).await?;
     let ok = mismatches.is_empty()
-        && kinds.values().all(|k| k.failed == 0 && k.blocked == 0 && k.pending == 0 && k.verified == k.migrated && k.in_qtest == k.migrated);
-    Ok(VerifyReport { run_id, ok, kinds, mismatches })
+        && kinds.values().all(|k| {
+            k.failed == 0
+                && k.blocked == 0
+                && k.pending == 0
+                && k.verified == k.migrated
+                && k.in_qtest == k.migrated
+        });
+    Ok(VerifyReport {
+        run_id,
+        ok,
+        kinds,
+        mismatches,
+    })
 }

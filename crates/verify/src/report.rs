@@ -56,13 +56,33 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Prints the report as a table.
     pub fn print(&self) {
-        println!("verification of run {}: {}", self.run_id, if self.ok { "OK" } else { "NOT OK" });
-        println!("{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}", "kind", "source", "migrated", "failed", "blocked", "pending", "in qTest", "verified");
+        println!(
+            "verification of run {}: {}",
+            self.run_id,
+            if self.ok { "OK" } else { "NOT OK" }
+        );
+        println!(
+            "{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}",
+            "kind", "source", "migrated", "failed", "blocked", "pending", "in qTest", "verified"
+        );
         for (kind, k) in &self.kinds {
-            println!("{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}", kind.as_str(), k.source, k.migrated, k.failed, k.blocked, k.pending, k.in_qtest, k.verified);
+            println!(
+                "{:<14} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}",
+                kind.as_str(),
+                k.source,
+                k.migrated,
+                k.failed,
+                k.blocked,
+                k.pending,
+                k.in_qtest,
+                k.verified
+            );
         }
         for m in self.mismatches.iter().take(50) {
-            println!("  {} {} (qTest {:?}) {}: expected {:?}, found {:?}", m.kind, m.source_key, m.qtest_id, m.field, m.expected, m.actual);
+            println!(
+                "  {} {} (qTest {:?}) {}: expected {:?}, found {:?}",
+                m.kind, m.source_key, m.qtest_id, m.field, m.expected, m.actual
+            );
         }
         if self.mismatches.len() > 50 {
             println!("  … and {} more (see --json)", self.mismatches.len() - 50);

@@ -40,7 +40,11 @@ pub struct Ctx {
 impl Ctx {
     /// New shared state.
     pub fn new(pool: PgPool, config: WorkerConfig) -> Self {
-        Ctx { pool, config, runs: Mutex::new(HashMap::new()) }
+        Ctx {
+            pool,
+            config,
+            runs: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The run's context, built (settings read, clients connected) on first use.
@@ -56,7 +60,11 @@ impl Ctx {
         drop(conn);
         let settings: RunSettings = serde_json::from_value(run.settings.clone())
             .map_err(|e| source(format!("run {run_id} has unreadable settings: {e}")))?;
-        let zephyr = ZephyrClient::new(&run.zephyr_url, self.config.zephyr_token.clone(), &self.config.http)?;
+        let zephyr = ZephyrClient::new(
+            &run.zephyr_url,
+            self.config.zephyr_token.clone(),
+            &self.config.http,
+        )?;
         let qtest = QtestClient::connect(
             &run.qtest_url,
             run.qtest_project_id,

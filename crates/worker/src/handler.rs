@@ -14,7 +14,13 @@ use ztoq_store::{jobs::RecordJob, runs, snapshot};
 /// Processes one job. Returns an error only when the outcome could not be recorded (Postgres
 /// unreachable): apalis then hands the job out again, and the retry adopts what qTest holds.
 pub async fn handle(ctx: Arc<Ctx>, job: RecordJob, attempt: usize) -> Result<(), Failure> {
-    let span = tracing::info_span!("record", run_id = job.run_id, record_id = job.record_id, kind = tracing::field::Empty, record_key = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "record",
+        run_id = job.run_id,
+        record_id = job.record_id,
+        kind = tracing::field::Empty,
+        record_key = tracing::field::Empty
+    );
     async move {
         let mut conn = ctx.pool.acquire().await?;
         let Some(record) = records::get(&mut conn, job.record_id).await? else {
@@ -54,7 +60,8 @@ pub async fn handle(ctx: Arc<Ctx>, job: RecordJob, attempt: usize) -> Result<(),
 }
 
 fn observe(kind: RecordKind, outcome: &'static str, started: Instant) {
-    metrics::counter!("ztoq_records_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
+    metrics::counter!("ztoq_records_total", "kind" => kind.as_str(), "outcome" => outcome)
+        .increment(1);
     metrics::histogram!("ztoq_record_duration_seconds", "kind" => kind.as_str(), "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
 }
@@ -80,7 +87,13 @@ where
     }
 }
 
-async fn commit_done(ctx: &Ctx, run: &RunCtx, record: &Record, outcome: Outcome, started: Instant) -> Result<(), Failure> {
+async fn commit_done(
+    ctx: &Ctx,
+    run: &RunCtx,
+    record: &Record,
+    outcome: Outcome,
+    started: Instant,
+) -> Result<(), Failure> {
     let released = with_db_retry(|| async {
         let mut tx = ctx.pool.begin().await?;
         let mut discovered: Vec<(&'static str, &[ztoq_model::zephyr::AttachmentRef])> = Vec::new();
@@ -91,26 +104,58 @@ async fn commit_done(ctx: &Ctx, run: &RunCtx, record: &Record, outcome: Outcome,
                 discovered.push(("test_case", attachments));
             }
             Details::Execution { steps, attachments } => {
-                snapshot::save_execution_steps(&mut tx, record.run_id, record.source_id, steps).await?;
+                snapshot::save_execution_steps(&mut tx, record.run_id, record.source_id, steps)
+                    .await?;
                 discovered.push(("execution", attachments));
             }
         }
-        let released = records::mark_done_and_release(&mut tx, record.id, outcome.qtest_id, outcome.qtest_data.as_ref()).await?;
+        let released = records::mark_done_and_release(
+            &mut tx,
+            record.id,
+            outcome.qtest_id,
+            outcome.qtest_data.as_ref(),
+        )
+        .await?;
         if released.is_some() {
             for (owner_kind, attachments) in discovered {
                 if attachments.is_empty() {
                     continue;
                 }
-                snapshot::save_attachments(&mut tx, record.run_id, owner_kind, record.source_id, attachments).await?;
+                snapshot::save_attachments(
+                    &mut tx,
+                    record.run_id,
+                    owner_kind,
+                    record.source_id,
+                    attachments,
+                )
+                .await?;
                 let new: Vec<NewRecord> = attachments
                     .iter()
-                    .map(|a| NewRecord { source_id: a.id, source_key: format!("{}/{}", record.source_key, snapshot::attachment_name(a)) })
+                    .map(|a| NewRecord {
+                        source_id: a.id,
+                        source_key: format!(
+                            "{}/{}",
+                            record.source_key,
+                            snapshot::attachment_name(a)
+                        ),
+                    })
                     .collect();
                 let deps: Vec<NewDep> = attachments
                     .iter()
-                    .map(|a| NewDep { child_source_id: a.id, parent_kind: record.kind, parent_source_id: record.source_id })
+                    .map(|a| NewDep {
+                        child_source_id: a.id,
+                        parent_kind: record.kind,
+                        parent_source_id: record.source_id,
+                    })
                     .collect();
-                records::insert_records(&mut tx, record.run_id, RecordKind::Attachment, &new, &deps).await?;
+                records::insert_records(
+                    &mut tx,
+                    record.run_id,
+                    RecordKind::Attachment,
+                    &new,
+                    &deps,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -119,15 +164,27 @@ async fn commit_done(ctx: &Ctx, run: &RunCtx, record: &Record, outcome: Outcome,
     .await?;
     match released {
         Some(n) => {
-            debug!(qtest_id = outcome.qtest_id, adopted = outcome.adopted, released = n, "done");
+            debug!(
+                qtest_id = outcome.qtest_id,
+                adopted = outcome.adopted,
+                released = n,
+                "done"
+            );
             if outcome.adopted {
-                info!(qtest_id = outcome.qtest_id, "adopted the copy an earlier attempt had created");
-                metrics::counter!("ztoq_records_adopted_total", "kind" => record.kind.as_str()).increment(1);
+                info!(
+                    qtest_id = outcome.qtest_id,
+                    "adopted the copy an earlier attempt had created"
+                );
+                metrics::counter!("ztoq_records_adopted_total", "kind" => record.kind.as_str())
+                    .increment(1);
             }
             observe(record.kind, "done", started);
         }
         None => {
-            warn!(qtest_id = outcome.qtest_id, "record was settled by another job meanwhile");
+            warn!(
+                qtest_id = outcome.qtest_id,
+                "record was settled by another job meanwhile"
+            );
             observe(record.kind, "skipped", started);
         }
     }
@@ -139,7 +196,13 @@ async fn commit_done(ctx: &Ctx, run: &RunCtx, record: &Record, outcome: Outcome,
     Ok(())
 }
 
-async fn settle_failure(ctx: &Ctx, run: Option<&RunCtx>, record: &Record, failure: Failure, started: Instant) -> Result<(), Failure> {
+async fn settle_failure(
+    ctx: &Ctx,
+    run: Option<&RunCtx>,
+    record: &Record,
+    failure: Failure,
+    started: Instant,
+) -> Result<(), Failure> {
     let message = failure.to_string();
     let policy = ctx.config.retry;
     match failure.class() {

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Seconds buckets for record and API durations (5 ms … 60 s).
-const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
 /// Installs the global recorder and serves `/metrics` on `addr`.
 pub fn install(addr: SocketAddr) -> Result<(), String> {
@@ -25,14 +27,40 @@ pub fn install(addr: SocketAddr) -> Result<(), String> {
 
 /// Help texts for every metric ztoq emits.
 pub fn describe() {
-    describe_counter!("ztoq_records_total", "Records processed, by kind and outcome (done, retry, failed, postponed, skipped).");
-    describe_histogram!("ztoq_record_duration_seconds", metrics::Unit::Seconds, "Time to process one record attempt, by kind and outcome.");
-    describe_counter!("ztoq_retries_total", "Transient failures scheduled for another attempt, by kind and reason.");
-    describe_counter!("ztoq_records_adopted_total", "Records whose qTest copy, created by an earlier attempt, was found and adopted instead of created again.");
-    describe_gauge!("ztoq_jobs_in_flight", "Records being processed by this worker now.");
-    describe_gauge!("ztoq_queue_jobs", "Jobs in the queue by state (Pending, Queued, Running), all runs.");
-    describe_counter!("ztoq_api_requests_total", "API requests by api, operation and status class.");
-    describe_histogram!("ztoq_api_request_duration_seconds", metrics::Unit::Seconds, "API request latency by api and operation.");
+    describe_counter!(
+        "ztoq_records_total",
+        "Records processed, by kind and outcome (done, retry, failed, postponed, skipped)."
+    );
+    describe_histogram!(
+        "ztoq_record_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to process one record attempt, by kind and outcome."
+    );
+    describe_counter!(
+        "ztoq_retries_total",
+        "Transient failures scheduled for another attempt, by kind and reason."
+    );
+    describe_counter!(
+        "ztoq_records_adopted_total",
+        "Records whose qTest copy, created by an earlier attempt, was found and adopted instead of created again."
+    );
+    describe_gauge!(
+        "ztoq_jobs_in_flight",
+        "Records being processed by this worker now."
+    );
+    describe_gauge!(
+        "ztoq_queue_jobs",
+        "Jobs in the queue by state (Pending, Queued, Running), all runs."
+    );
+    describe_counter!(
+        "ztoq_api_requests_total",
+        "API requests by api, operation and status class."
+    );
+    describe_histogram!(
+        "ztoq_api_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "API request latency by api and operation."
+    );
 }
 
 /// Polls the queue depth every 10 s into `ztoq_queue_jobs{state}`.
@@ -41,7 +69,9 @@ pub fn spawn_queue_depth_poller(pool: sqlx::PgPool) {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
-            let Ok(mut conn) = pool.acquire().await else { continue };
+            let Ok(mut conn) = pool.acquire().await else {
+                continue;
+            };
             if let Ok(depth) = ztoq_store::report::queue_depth(&mut conn).await {
                 for state in ["Pending", "Queued", "Running"] {
                     let n = depth.get(state).copied().unwrap_or(0);

@@ -19,7 +19,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, base: Duration::from_millis(500), max: Duration::from_secs(60) }
+        RetryPolicy {
+            max_attempts: 6,
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(60),
+        }
     }
 }
 
@@ -49,14 +53,21 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
         for _ in 0..200 {
             assert!(p.delay(1, None) <= Duration::from_millis(100));
             assert!(p.delay(3, None) <= Duration::from_millis(400));
             assert!(p.delay(20, None) <= Duration::from_secs(1));
         }
         let samples: Vec<Duration> = (0..50).map(|_| p.delay(4, None)).collect();
-        assert!(samples.iter().any(|d| *d != samples[0]), "full jitter varies the delay");
+        assert!(
+            samples.iter().any(|d| *d != samples[0]),
+            "full jitter varies the delay"
+        );
     }
 
     #[test]
@@ -64,12 +75,18 @@ mod tests {
         let p = RetryPolicy::default();
         let d = p.delay(1, Some(Duration::from_secs(7)));
         assert!(d >= Duration::from_secs(7) && d <= Duration::from_secs(7) + p.base);
-        assert!(p.delay(1, Some(Duration::ZERO)) <= p.base, "Retry-After: 0 falls back to backoff");
+        assert!(
+            p.delay(1, Some(Duration::ZERO)) <= p.base,
+            "Retry-After: 0 falls back to backoff"
+        );
     }
 
     #[test]
     fn attempts_are_bounded() {
-        let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
         assert!(p.allows_another(2));
         assert!(!p.allows_another(3));
     }

@@ -4,7 +4,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Reads a Zephyr Scale project into Postgres as migration jobs; prints the run id")]
+#[command(
+    version,
+    about = "Reads a Zephyr Scale project into Postgres as migration jobs; prints the run id"
+)]
 struct Cli {
     #[command(flatten)]
     args: ztoq_cli::commands::EnqueueArgs,

@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Processes ztoq migration jobs from Postgres until SIGTERM")]
+#[command(
+    version,
+    about = "Processes ztoq migration jobs from Postgres until SIGTERM"
+)]
 struct Cli {
     #[command(flatten)]
     args: ztoq_cli::commands::WorkerArgs,

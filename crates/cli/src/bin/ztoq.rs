@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use ztoq_cli::commands;
 
 #[derive(Parser)]
-#[command(version, about = "Migrates Zephyr Scale projects to qTest Manager: run status, failures, retry, verify, demo")]
+#[command(
+    version,
+    about = "Migrates Zephyr Scale projects to qTest Manager: run status, failures, retry, verify, demo"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -16,11 +16,19 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     let (owner_kind, object_type) = match att.owner_kind.as_str() {
         "test_case" => (RecordKind::TestCase, "test-cases"),
         "execution" => (RecordKind::Execution, "test-logs"),
-        other => return Err(source(format!("attachment {}: unknown owner kind {other}", att.id))),
+        other => {
+            return Err(source(format!(
+                "attachment {}: unknown owner kind {other}",
+                att.id
+            )));
+        }
     };
-    let owner = job
-        .parent(owner_kind)
-        .ok_or_else(|| source(format!("attachment {}: its owner is not a dependency", att.id)))?;
+    let owner = job.parent(owner_kind).ok_or_else(|| {
+        source(format!(
+            "attachment {}: its owner is not a dependency",
+            att.id
+        ))
+    })?;
     let object_id = match owner_kind {
         RecordKind::Execution => owner
             .qtest_data
@@ -47,14 +55,30 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         }
     }
     let download = match owner_kind {
-        RecordKind::Execution => job.run.zephyr.download_execution_attachment(&owner.source_id.to_string(), att.id).await,
-        _ => job.run.zephyr.download_test_case_attachment(&owner.source_key, att.id).await,
+        RecordKind::Execution => {
+            job.run
+                .zephyr
+                .download_execution_attachment(&owner.source_id.to_string(), att.id)
+                .await
+        }
+        _ => {
+            job.run
+                .zephyr
+                .download_test_case_attachment(&owner.source_key, att.id)
+                .await
+        }
     }
     .map_err(|e| job.named(e))?;
     let uploaded = job
         .run
         .qtest
-        .upload_attachment(object_type, object_id, &att.name, &download.content_type, download.bytes)
+        .upload_attachment(
+            object_type,
+            object_id,
+            &att.name,
+            &download.content_type,
+            download.bytes,
+        )
         .await?;
     Ok(plain(created_id(uploaded.id, "attachment")?, false))
 }

@@ -15,9 +15,12 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     let execution = snapshot::execution(&mut conn, job.run.run_id, job.record.source_id)
         .await?
         .ok_or_else(|| job.missing("the execution"))?;
-    let case_record = job
-        .parent(RecordKind::TestCase)
-        .ok_or_else(|| source(format!("execution {}: its test case is not in the source", job.record.source_key)))?;
+    let case_record = job.parent(RecordKind::TestCase).ok_or_else(|| {
+        source(format!(
+            "execution {}: its test case is not in the source",
+            job.record.source_key
+        ))
+    })?;
     let case = snapshot::test_case(&mut conn, job.run.run_id, case_record.source_id)
         .await?
         .ok_or_else(|| job.missing("its test case"))?;
@@ -32,9 +35,18 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     let cycle_id = job.parent_qtest_id(RecordKind::TestCycle)?;
 
     let exec_key = execution.id.to_string();
-    let steps = job.run.zephyr.execution_steps(&exec_key).await.map_err(|e| job.named(e))?;
-    let attachments =
-        job.run.zephyr.execution_attachments(&exec_key).await.map_err(|e| job.named(e))?;
+    let steps = job
+        .run
+        .zephyr
+        .execution_steps(&exec_key)
+        .await
+        .map_err(|e| job.named(e))?;
+    let attachments = job
+        .run
+        .zephyr
+        .execution_attachments(&exec_key)
+        .await
+        .map_err(|e| job.named(e))?;
     let settings = &job.run.settings;
     let log = ztoq_transform::test_log(
         &execution,
@@ -60,7 +72,11 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         None => {
             let mut found = None;
             if job.maybe_applied {
-                let runs = job.run.qtest.all_test_runs(RunParent::TestCycle(cycle_id)).await?;
+                let runs = job
+                    .run
+                    .qtest
+                    .all_test_runs(RunParent::TestCycle(cycle_id))
+                    .await?;
                 found = runs
                     .iter()
                     .find(|r| r.test_case.id == case_id)
@@ -73,7 +89,11 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
                 }
                 None => {
                     let body = ztoq_transform::test_run(&case.name, case_id, version_id);
-                    let run = job.run.qtest.create_test_run(RunParent::TestCycle(cycle_id), &body).await?;
+                    let run = job
+                        .run
+                        .qtest
+                        .create_test_run(RunParent::TestCycle(cycle_id), &body)
+                        .await?;
                     created_id(run.id, "test run")?
                 }
             }

@@ -95,7 +95,10 @@ impl Job<'_> {
     /// decode error then says which item is bad).
     pub fn named(&self, e: ztoq_http::ApiError) -> Failure {
         if e.class() == ztoq_http::ErrorClass::Permanent {
-            source(format!("{} {}: {e}", self.record.kind, self.record.source_key))
+            source(format!(
+                "{} {}: {e}",
+                self.record.kind, self.record.source_key
+            ))
         } else {
             Failure::Api(e)
         }
@@ -124,7 +127,12 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
 
 /// An outcome with only an id.
 pub fn plain(qtest_id: i64, adopted: bool) -> Outcome {
-    Outcome { qtest_id, qtest_data: None, details: Details::None, adopted }
+    Outcome {
+        qtest_id,
+        qtest_data: None,
+        details: Details::None,
+        adopted,
+    }
 }
 
 /// An id a create answer must carry.

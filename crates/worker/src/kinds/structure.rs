@@ -40,8 +40,11 @@ async fn cycle_under(
 ) -> Result<Outcome, Failure> {
     if job.maybe_applied {
         let existing = job.run.qtest.test_cycles(parent, false).await?;
-        let candidates =
-            existing.into_iter().filter(|c| c.name == body.name).filter_map(|c| c.id).collect();
+        let candidates = existing
+            .into_iter()
+            .filter(|c| c.name == body.name)
+            .filter_map(|c| c.id)
+            .collect();
         if let Some(id) = job.first_unclaimed(candidates).await? {
             return Ok(plain(id, true));
         }

@@ -22,9 +22,18 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         Some(_) => Some(job.parent_qtest_id(RecordKind::Folder)?),
         None => None,
     };
-    let steps = job.run.zephyr.test_steps(&case.key).await.map_err(|e| job.named(e))?;
-    let attachments =
-        job.run.zephyr.test_case_attachments(&case.key).await.map_err(|e| job.named(e))?;
+    let steps = job
+        .run
+        .zephyr
+        .test_steps(&case.key)
+        .await
+        .map_err(|e| job.named(e))?;
+    let attachments = job
+        .run
+        .zephyr
+        .test_case_attachments(&case.key)
+        .await
+        .map_err(|e| job.named(e))?;
     let ctx = TestCaseContext {
         module_id,
         zephyr_key_field_id: job.run.settings.test_case_key_field_id,
@@ -36,7 +45,10 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         let params = SearchParams {
             object_type: "test-cases".into(),
             fields: Some(vec!["*".into()]),
-            query: Some(format!("'{ZEPHYR_KEY_FIELD}' = {}", quote_query_value(&case.key))),
+            query: Some(format!(
+                "'{ZEPHYR_KEY_FIELD}' = {}",
+                quote_query_value(&case.key)
+            )),
         };
         let found = job.run.qtest.search::<TestCase>(&params, 1, 10).await?;
         if let Some(id) = found.items.iter().find_map(|c| c.id) {
