@@ -231,7 +231,8 @@ impl TempPostgres {
 
     /// `pg_ctl start` on a free port, picking another one if the bind loses a race.
     async fn start_on_free_port(&mut self) -> Result<(), PgTempError> {
-        for attempt in 1..=PORT_ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             self.port = locate::free_port()?;
             let from = log_len(&self.log);
             let args = self.pg_ctl_args(&["start"], true);
@@ -243,11 +244,11 @@ impl TempPostgres {
                 Ok(_) => return Ok(()),
                 Err(e) if attempt < PORT_ATTEMPTS && is_port_collision(&tail()) => {
                     tracing::warn!(port = self.port, error = %e, "port taken; retrying");
+                    attempt += 1;
                 }
                 Err(e) => return Err(e),
             }
         }
-        unreachable!("the last attempt returns")
     }
 
     /// `createdb` over TCP: also proves the server accepts connections.
