@@ -21,6 +21,7 @@
 mod error;
 mod locate;
 mod process;
+pub mod testdb;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -1,8 +1,9 @@
-//! The dependency bookkeeping on a real Postgres (`DATABASE_URL`; each test gets a fresh
-//! database from `sqlx::test`): readiness counters, release, blocking, retry, idempotency.
+//! The dependency bookkeeping on a real Postgres (each test gets a fresh database: see
+//! `ztoq_pgtemp::testdb`): readiness counters, release, blocking, retry, idempotency.
 
 use sqlx::PgPool;
 use ztoq_model::{RecordKind as K, RecordState};
+use ztoq_pgtemp::testdb::TestDb;
 use ztoq_store::records::{self, NewDep, NewRecord};
 
 async fn setup(pool: &PgPool) -> i64 {
@@ -61,8 +62,10 @@ async fn done(pool: &PgPool, record_id: i64) -> Option<u64> {
     r
 }
 
-#[sqlx::test(migrations = false)]
-async fn parents_release_children_only_when_all_are_done(pool: PgPool) {
+#[tokio::test]
+async fn parents_release_children_only_when_all_are_done() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
     let run = setup(&pool).await;
     let mut tx = pool.begin().await.unwrap();
     let f = records::insert_records(&mut tx, run, K::Folder, &[rec(1)], &[])
@@ -128,8 +131,10 @@ async fn parents_release_children_only_when_all_are_done(pool: PgPool) {
     assert_eq!(done(&pool, folder).await, None, "a record is done once");
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_failure_blocks_descendants_and_retry_brings_them_back(pool: PgPool) {
+#[tokio::test]
+async fn a_failure_blocks_descendants_and_retry_brings_them_back() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
     let run = setup(&pool).await;
     let mut tx = pool.begin().await.unwrap();
     records::insert_records(
@@ -213,8 +218,10 @@ async fn a_failure_blocks_descendants_and_retry_brings_them_back(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn missing_parents_fail_and_inserting_twice_changes_nothing(pool: PgPool) {
+#[tokio::test]
+async fn missing_parents_fail_and_inserting_twice_changes_nothing() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
     let run = setup(&pool).await;
     let mut tx = pool.begin().await.unwrap();
     records::insert_records(&mut tx, run, K::Folder, &[rec(1)], &[])
@@ -266,8 +273,10 @@ async fn missing_parents_fail_and_inserting_twice_changes_nothing(pool: PgPool) 
     assert_eq!(n, 3);
 }
 
-#[sqlx::test(migrations = false)]
-async fn retries_push_a_delayed_job_of_a_new_generation(pool: PgPool) {
+#[tokio::test]
+async fn retries_push_a_delayed_job_of_a_new_generation() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
     let run = setup(&pool).await;
     let mut tx = pool.begin().await.unwrap();
     records::insert_records(&mut tx, run, K::Folder, &[rec(1)], &[])
