@@ -192,3 +192,52 @@ async fn transient_errors_are_retried_to_success() {
     let (ok, report) = env.verify(run);
     assert!(ok, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_export_prometheus_metrics() {
+    let env = Env::new(300, 13).await;
+    let run = env.enqueue();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let workers = env.workers(1, &["--metrics-addr", &addr]);
+    let status = env.wait_settled(run, Duration::from_secs(120));
+    let client =
+        ztoq_http::build_client(ztoq_http::Api::Qtest, &ztoq_http::ClientOptions::default())
+            .unwrap();
+    let text = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    workers.stop();
+
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    };
+    let done_cases = value("ztoq_records_total{kind=\"test_case\",outcome=\"done\"}");
+    assert_eq!(done_cases as u64, kind(&status, "test_case", "migrated"));
+    let timed = value("ztoq_record_duration_seconds_count{kind=\"execution\",outcome=\"done\"}");
+    assert_eq!(timed as u64, kind(&status, "execution", "migrated"));
+    assert!(
+        text.contains("# HELP ztoq_records_total"),
+        "metrics are described"
+    );
+    assert!(text.contains(
+        "ztoq_api_requests_total{api=\"qtest\",operation=\"create_test_case\",status_class=\"2xx\"}"
+    ));
+    assert!(
+        text.contains("ztoq_record_duration_seconds_bucket{"),
+        "durations are histograms"
+    );
+}
