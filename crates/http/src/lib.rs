@@ -12,4 +12,4 @@ mod send;
 
 pub use error::{ApiError, ErrorClass, classify_status, parse_retry_after};
 pub use secret::Secret;
-pub use send::{Api, ClientOptions, build_client, read_json, send};
+pub use send::{Api, ClientOptions, build_client, error_chain, read_json, send};

@@ -164,17 +164,21 @@ fn error_message(body: &str) -> String {
     body.chars().take(300).collect()
 }
 
-/// A reqwest error with its source chain (URLs never hold secrets here: tokens travel in
-/// headers).
-fn describe(e: &reqwest::Error) -> String {
+/// An error followed by its source chain (`a: b: c`), for messages that say what really
+/// failed (a reqwest error alone often says only "error sending request").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         source = s.source();
     }
     msg
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    error_chain(e)
 }
 
 #[cfg(test)]

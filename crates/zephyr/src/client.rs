@@ -376,14 +376,7 @@ impl ZephyrClient {
 
 /// An error with its source chain.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
+    ztoq_http::error_chain(e)
 }
 
 #[cfg(test)]
