@@ -441,6 +441,11 @@ pub async fn mark_failed_and_block(
     .bind(error)
     .execute(&mut *conn)
     .await?;
+    block_below(conn, record_id).await
+}
+
+/// Blocks every waiting record that depends on `record_id`, directly or not, naming it.
+async fn block_below(conn: &mut PgConnection, record_id: i64) -> Result<u64, sqlx::Error> {
     let blocked = sqlx::query(
         r#"
         WITH RECURSIVE below AS (
@@ -542,16 +547,18 @@ pub async fn fail_by_source(
     let mut n = 0;
     for (source_id, reason) in failures {
         let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE records SET state = 'ready' WHERE run_id = $1 AND kind = $2 AND source_id = $3
+            "UPDATE records SET state = 'failed', last_error = $4, updated_at = now()
+             WHERE run_id = $1 AND kind = $2 AND source_id = $3
                AND state IN ('waiting', 'ready') RETURNING id",
         )
         .bind(run_id)
         .bind(kind.as_str())
         .bind(source_id)
+        .bind(reason)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = id {
-            mark_failed_and_block(conn, id, reason).await?;
+            block_below(conn, id).await?;
             n += 1;
         }
     }

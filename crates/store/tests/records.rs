@@ -240,10 +240,8 @@ async fn missing_parents_fail_and_inserting_twice_changes_nothing() {
     assert_eq!((first.inserted, first.missing_parent), (2, 1));
     let (s, id) = state(&pool, run, K::TestCase, 4).await;
     assert_eq!(s, RecordState::Failed);
-    let mut conn = pool.acquire().await.unwrap();
-    let r = records::get(&mut conn, id).await.unwrap().unwrap();
     let err: Option<String> = sqlx::query_scalar("SELECT last_error FROM records WHERE id = $1")
-        .bind(r.id)
+        .bind(id)
         .fetch_one(&pool)
         .await
         .unwrap();
