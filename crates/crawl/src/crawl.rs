@@ -246,26 +246,12 @@ pub async fn enqueue(
     }
     drop(folders);
 
-    // Test cases, page by page.
+    // Test cases, page by page, each waiting for its folder.
     let mut pager = zephyr.test_cases(key);
     while let Some(page) = pager.next_page().await.map_err(EnqueueError::zephyr)? {
-        let new: Vec<NewRecord> = page
-            .iter()
-            .map(|c| NewRecord {
-                source_id: c.id,
-                source_key: c.key.clone(),
-            })
-            .collect();
-        let deps: Vec<NewDep> = page
-            .iter()
-            .filter_map(|c| {
-                c.folder.as_ref().map(|f| NewDep {
-                    child_source_id: c.id,
-                    parent_kind: RecordKind::Folder,
-                    parent_source_id: f.id,
-                })
-            })
-            .collect();
+        let (new, deps) = records_in_folders(&page, RecordKind::Folder, |c| {
+            (c.id, &c.key, c.folder.as_ref().map(|f| f.id))
+        });
         let inserted = in_tx!(pool, |tx| {
             snapshot::save_test_cases(tx, run_id, &page).await?;
             records::insert_records(tx, run_id, RecordKind::TestCase, &new, &deps).await
@@ -273,26 +259,12 @@ pub async fn enqueue(
         tally.add(RecordKind::TestCase, inserted);
     }
 
-    // Test cycles.
+    // Test cycles, each waiting for its cycle folder.
     let mut pager = zephyr.test_cycles(key);
     while let Some(page) = pager.next_page().await.map_err(EnqueueError::zephyr)? {
-        let new: Vec<NewRecord> = page
-            .iter()
-            .map(|c| NewRecord {
-                source_id: c.id,
-                source_key: c.key.clone(),
-            })
-            .collect();
-        let deps: Vec<NewDep> = page
-            .iter()
-            .filter_map(|c| {
-                c.folder.as_ref().map(|f| NewDep {
-                    child_source_id: c.id,
-                    parent_kind: RecordKind::CycleFolder,
-                    parent_source_id: f.id,
-                })
-            })
-            .collect();
+        let (new, deps) = records_in_folders(&page, RecordKind::CycleFolder, |c| {
+            (c.id, &c.key, c.folder.as_ref().map(|f| f.id))
+        });
         let inserted = in_tx!(pool, |tx| {
             snapshot::save_test_cycles(tx, run_id, &page).await?;
             records::insert_records(tx, run_id, RecordKind::TestCycle, &new, &deps).await
@@ -324,6 +296,32 @@ pub async fn enqueue(
         "enqueue finished"
     );
     Ok(report)
+}
+
+/// The records of a page of items that live in folders, and their edges to the folder
+/// records (`parent_kind`). `identity` gives an item's id, key and folder id.
+fn records_in_folders<'a, T>(
+    page: &'a [T],
+    parent_kind: RecordKind,
+    identity: impl Fn(&'a T) -> (i64, &'a String, Option<i64>),
+) -> (Vec<NewRecord>, Vec<NewDep>) {
+    let mut new = Vec::with_capacity(page.len());
+    let mut deps = Vec::with_capacity(page.len());
+    for item in page {
+        let (id, key, folder) = identity(item);
+        new.push(NewRecord {
+            source_id: id,
+            source_key: key.clone(),
+        });
+        if let Some(folder) = folder {
+            deps.push(NewDep {
+                child_source_id: id,
+                parent_kind,
+                parent_source_id: folder,
+            });
+        }
+    }
+    (new, deps)
 }
 
 /// The source key of an execution: its key, or `#id`.

@@ -96,19 +96,19 @@ async fn commit_done(
 ) -> Result<(), Failure> {
     let released = with_db_retry(|| async {
         let mut tx = ctx.pool.begin().await?;
-        let mut discovered: Vec<(&'static str, &[ztoq_model::zephyr::AttachmentRef])> = Vec::new();
-        match &outcome.details {
-            Details::None => {}
+        // Attachments found on the owner become records of their own, owned by this one.
+        let attachments: &[ztoq_model::zephyr::AttachmentRef] = match &outcome.details {
+            Details::None => &[],
             Details::TestCase { steps, attachments } => {
                 snapshot::save_test_steps(&mut tx, record.run_id, record.source_id, steps).await?;
-                discovered.push(("test_case", attachments));
+                attachments
             }
             Details::Execution { steps, attachments } => {
                 snapshot::save_execution_steps(&mut tx, record.run_id, record.source_id, steps)
                     .await?;
-                discovered.push(("execution", attachments));
+                attachments
             }
-        }
+        };
         let released = records::mark_done_and_release(
             &mut tx,
             record.id,
@@ -116,47 +116,32 @@ async fn commit_done(
             outcome.qtest_data.as_ref(),
         )
         .await?;
-        if released.is_some() {
-            for (owner_kind, attachments) in discovered {
-                if attachments.is_empty() {
-                    continue;
-                }
-                snapshot::save_attachments(
-                    &mut tx,
-                    record.run_id,
-                    owner_kind,
-                    record.source_id,
-                    attachments,
-                )
+        if released.is_some() && !attachments.is_empty() {
+            snapshot::save_attachments(
+                &mut tx,
+                record.run_id,
+                record.kind.as_str(),
+                record.source_id,
+                attachments,
+            )
+            .await?;
+            let new: Vec<NewRecord> = attachments
+                .iter()
+                .map(|a| NewRecord {
+                    source_id: a.id,
+                    source_key: format!("{}/{}", record.source_key, snapshot::attachment_name(a)),
+                })
+                .collect();
+            let deps: Vec<NewDep> = attachments
+                .iter()
+                .map(|a| NewDep {
+                    child_source_id: a.id,
+                    parent_kind: record.kind,
+                    parent_source_id: record.source_id,
+                })
+                .collect();
+            records::insert_records(&mut tx, record.run_id, RecordKind::Attachment, &new, &deps)
                 .await?;
-                let new: Vec<NewRecord> = attachments
-                    .iter()
-                    .map(|a| NewRecord {
-                        source_id: a.id,
-                        source_key: format!(
-                            "{}/{}",
-                            record.source_key,
-                            snapshot::attachment_name(a)
-                        ),
-                    })
-                    .collect();
-                let deps: Vec<NewDep> = attachments
-                    .iter()
-                    .map(|a| NewDep {
-                        child_source_id: a.id,
-                        parent_kind: record.kind,
-                        parent_source_id: record.source_id,
-                    })
-                    .collect();
-                records::insert_records(
-                    &mut tx,
-                    record.run_id,
-                    RecordKind::Attachment,
-                    &new,
-                    &deps,
-                )
-                .await?;
-            }
         }
         tx.commit().await?;
         Ok(released)
