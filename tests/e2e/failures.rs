@@ -1,7 +1,7 @@
 //! A record that fails for good: it keeps its reason, its dependents are blocked, the rest is
 //! migrated; after the source is fixed, `ztoq retry` completes the run.
 
-use crate::support::{Env, kind};
+use crate::support::{Env, KINDS, kind};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,14 +77,7 @@ async fn a_bad_record_fails_blocks_its_dependents_and_retry_completes() {
     assert_eq!(retried["unblocked"].as_i64(), Some(executions), "{retried}");
     let status = env.wait_settled(run, Duration::from_secs(180));
     workers.stop();
-    for k in [
-        "folder",
-        "cycle_folder",
-        "test_case",
-        "test_cycle",
-        "execution",
-        "attachment",
-    ] {
+    for k in KINDS {
         assert_eq!(
             kind(&status, k, "migrated"),
             kind(&status, k, "source"),

@@ -1,18 +1,9 @@
 //! Whole runs: a generated project migrated by two worker processes and verified; enqueueing
 //! twice; transient API errors retried to success.
 
-use crate::support::{Env, kind};
+use crate::support::{Env, KINDS, kind};
 use std::time::Duration;
 use ztoq_mock::faults::FaultConfig;
-
-const KINDS: [&str; 6] = [
-    "folder",
-    "cycle_folder",
-    "test_case",
-    "test_cycle",
-    "execution",
-    "attachment",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_project_is_migrated_by_two_workers_and_verified() {

@@ -184,6 +184,16 @@ impl Drop for Workers {
     }
 }
 
+/// Every record kind, as the JSON reports name them.
+pub const KINDS: [&str; 6] = [
+    "folder",
+    "cycle_folder",
+    "test_case",
+    "test_cycle",
+    "execution",
+    "attachment",
+];
+
 /// Counts of a kind from a status or verify JSON.
 pub fn kind(v: &serde_json::Value, kind: &str, field: &str) -> u64 {
     v["kinds"][kind][field]

@@ -104,7 +104,7 @@ pub async fn send(
             Err(ApiError::Transport {
                 api: api_name,
                 operation,
-                message: describe(&e),
+                message: error_chain(&e),
                 maybe_applied,
             })
         }
@@ -121,7 +121,7 @@ pub async fn read_json<T: DeserializeOwned>(
     let bytes = response.bytes().await.map_err(|e| ApiError::Transport {
         api: api.as_str(),
         operation,
-        message: format!("reading body: {}", describe(&e)),
+        message: format!("reading body: {}", error_chain(&e)),
         maybe_applied: true,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
@@ -175,10 +175,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     msg
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    error_chain(e)
 }
 
 #[cfg(test)]

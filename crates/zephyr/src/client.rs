@@ -333,7 +333,7 @@ impl ZephyrClient {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| truncated(format!("reading body: {}", chain(&e))))?;
+            .map_err(|e| truncated(format!("reading body: {}", ztoq_http::error_chain(&e))))?;
         if let Some(n) = expected
             && n != bytes.len() as u64
         {
@@ -372,11 +372,6 @@ impl ZephyrClient {
         ])
         .await
     }
-}
-
-/// An error with its source chain.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    ztoq_http::error_chain(e)
 }
 
 #[cfg(test)]
