@@ -8,10 +8,19 @@
 //!
 //! Enqueueing the same project into the same qTest project again continues the same run:
 //! the snapshot is refreshed, new items get records, existing records are left alone.
+//!
+//! A hostile source does not stop it: requests failing transiently are retried with backoff
+//! ([`CRAWL_RETRY`]); an item that cannot be read, a folder loop, a missing folder or test
+//! case fail that record with a reason naming it; repeated items are dropped; degraded ones
+//! are reported ([`EnqueueReport::degraded`]). See `docs/mapping.md`, "Broken source data".
 #![warn(missing_docs)]
 
 mod crawl;
 mod preflight;
 
-pub use crawl::{EnqueueConfig, EnqueueError, EnqueueReport, enqueue};
-pub use preflight::{map_statuses, resolve_settings};
+pub use crawl::{
+    CRAWL_RETRY, Degradation, EnqueueConfig, EnqueueError, EnqueueReport, MAX_LISTED_DEGRADATIONS,
+    enqueue, enqueue_with_retry,
+};
+pub use preflight::{map_statuses, resolve_settings, resolve_settings_with};
+pub use ztoq_http::RetryPolicy;

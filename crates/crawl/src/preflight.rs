@@ -2,17 +2,21 @@
 //! needs has a target: the "Zephyr Key" marker fields exist (created if missing) and every
 //! Zephyr execution status maps to a qTest one.
 
-use crate::crawl::EnqueueError;
+use crate::crawl::{CRAWL_RETRY, EnqueueError, retrying};
 use std::collections::HashMap;
+use ztoq_http::RetryPolicy;
 use ztoq_model::qtest::{Field, Status};
 use ztoq_model::settings::{RunSettings, ZEPHYR_KEY_FIELD};
 use ztoq_model::zephyr::OptionValue;
 use ztoq_qtest::QtestClient;
 use ztoq_zephyr::ZephyrClient;
 
-async fn key_field(qtest: &QtestClient, object_type: &str) -> Result<i64, EnqueueError> {
-    let fields = qtest
-        .fields(object_type)
+async fn key_field(
+    qtest: &QtestClient,
+    object_type: &str,
+    retry: &RetryPolicy,
+) -> Result<i64, EnqueueError> {
+    let fields = retrying(retry, "list_fields", || qtest.fields(object_type))
         .await
         .map_err(EnqueueError::qtest)?;
     if let Some(id) = fields
@@ -92,23 +96,36 @@ pub fn map_statuses(
     }
 }
 
-/// Checks both APIs and resolves the run's settings against the target.
+/// Checks both APIs and resolves the run's settings against the target (reads retried per
+/// [`CRAWL_RETRY`]).
 pub async fn resolve_settings(
     zephyr: &ZephyrClient,
     qtest: &QtestClient,
     project_key: &str,
 ) -> Result<(ztoq_model::zephyr::Project, RunSettings, Vec<OptionValue>), EnqueueError> {
-    let project = zephyr
-        .project(project_key)
+    resolve_settings_with(zephyr, qtest, project_key, &CRAWL_RETRY).await
+}
+
+/// [`resolve_settings`], retrying every read per `retry` (the field creation is not retried:
+/// it is not idempotent).
+pub async fn resolve_settings_with(
+    zephyr: &ZephyrClient,
+    qtest: &QtestClient,
+    project_key: &str,
+    retry: &RetryPolicy,
+) -> Result<(ztoq_model::zephyr::Project, RunSettings, Vec<OptionValue>), EnqueueError> {
+    let project = retrying(retry, "get_project", || zephyr.project(project_key))
         .await
         .map_err(EnqueueError::zephyr)?;
-    qtest.project().await.map_err(EnqueueError::qtest)?;
-    let zephyr_statuses = zephyr
-        .statuses(project_key, "TEST_EXECUTION")
+    retrying(retry, "get_project", || qtest.project())
         .await
-        .map_err(EnqueueError::zephyr)?;
-    let qtest_statuses = qtest
-        .execution_statuses()
+        .map_err(EnqueueError::qtest)?;
+    let zephyr_statuses = retrying(retry, "list_statuses", || {
+        zephyr.statuses(project_key, "TEST_EXECUTION")
+    })
+    .await
+    .map_err(EnqueueError::zephyr)?;
+    let qtest_statuses = retrying(retry, "execution_statuses", || qtest.execution_statuses())
         .await
         .map_err(EnqueueError::qtest)?;
     let status_map = map_statuses(&zephyr_statuses, &qtest_statuses).map_err(|missing| {
@@ -128,8 +145,8 @@ pub async fn resolve_settings(
             )
         })?;
     let settings = RunSettings {
-        test_case_key_field_id: key_field(qtest, "test-cases").await?,
-        test_run_key_field_id: key_field(qtest, "test-runs").await?,
+        test_case_key_field_id: key_field(qtest, "test-cases", retry).await?,
+        test_run_key_field_id: key_field(qtest, "test-runs", retry).await?,
         status_map,
         unexecuted_status_id,
     };

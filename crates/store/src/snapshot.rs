@@ -2,10 +2,16 @@
 //! `UNNEST` inserts, one statement per page) and reads of single items for the worker and the
 //! verifier. Items are read back from `raw`, so the worker sees exactly what the API sent.
 //! Writes are upserts: enqueueing again refreshes the snapshot without duplicating it.
+//!
+//! Invariant: no NUL reaches Postgres (`text` and `jsonb` refuse it, failing the whole
+//! statement): every write goes through `pg_safe`, which removes them (the Zephyr client
+//! already does, and reports it; this is the last line of defence).
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
+use std::borrow::Cow;
 use ztoq_model::zephyr::{
     AttachmentRef, ExecutionStep, Folder, OptionValue, Project, TestCase, TestCycle, TestExecution,
     TestStep,
@@ -18,6 +24,54 @@ fn to_raw<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, sqlx::Error> {
         .collect()
 }
 
+/// Removes NULs from every string and key of `value`; returns how many.
+fn strip_nul(value: &mut Value) -> usize {
+    match value {
+        Value::String(s) => {
+            let before = s.len();
+            s.retain(|c| c != '\0');
+            before - s.len()
+        }
+        Value::Array(items) => items.iter_mut().map(strip_nul).sum(),
+        Value::Object(map) => {
+            let mut n: usize = map.values_mut().map(strip_nul).sum();
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (k, v) in old {
+                    n += k.matches('\0').count();
+                    map.insert(k.replace('\0', ""), v);
+                }
+            }
+            n
+        }
+        _ => 0,
+    }
+}
+
+/// Items as Postgres can take them: their JSON (the `raw` column) with every NUL removed and,
+/// only when there were some, the items decoded back from it (so the text columns and `raw`
+/// agree). The common case costs one serialisation, as before.
+fn pg_safe<'a, T: Serialize + DeserializeOwned + Clone>(
+    items: &'a [T],
+    what: &str,
+) -> Result<(Cow<'a, [T]>, Vec<Value>), sqlx::Error> {
+    let mut raw = to_raw(items)?;
+    let removed: usize = raw.iter_mut().map(strip_nul).sum();
+    if removed == 0 {
+        return Ok((Cow::Borrowed(items), raw));
+    }
+    tracing::warn!(
+        what,
+        removed,
+        "NUL characters removed before storing source items"
+    );
+    let cleaned = raw
+        .iter()
+        .map(|r| from_raw(r.clone()))
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok((Cow::Owned(cleaned), raw))
+}
+
 fn from_raw<T: DeserializeOwned>(raw: Value) -> Result<T, sqlx::Error> {
     serde_json::from_value(raw).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
@@ -28,6 +82,8 @@ pub async fn save_project(
     run_id: i64,
     project: &Project,
 ) -> Result<(), sqlx::Error> {
+    let (project, raw) = pg_safe(std::slice::from_ref(project), "project")?;
+    let (project, raw) = (&project[0], raw.into_iter().next().unwrap_or_default());
     sqlx::query(
         "INSERT INTO src_projects (run_id, id, key, jira_project_id, raw) VALUES ($1,$2,$3,$4,$5)
          ON CONFLICT (run_id) DO UPDATE SET id = EXCLUDED.id, key = EXCLUDED.key,
@@ -37,7 +93,7 @@ pub async fn save_project(
     .bind(project.id)
     .bind(&project.key)
     .bind(project.jira_project_id)
-    .bind(serde_json::to_value(project).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+    .bind(raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -51,6 +107,7 @@ pub async fn save_lookups(
     status_type: &str,
     values: &[OptionValue],
 ) -> Result<(), sqlx::Error> {
+    let (values, raw) = pg_safe(values, "lookups")?;
     let ids: Vec<i64> = values.iter().map(|v| v.id).collect();
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
     sqlx::query(
@@ -65,7 +122,7 @@ pub async fn save_lookups(
     .bind(status_type)
     .bind(&ids)
     .bind(&names)
-    .bind(to_raw(values)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -96,6 +153,7 @@ pub async fn save_folders(
     run_id: i64,
     folders: &[Folder],
 ) -> Result<(), sqlx::Error> {
+    let (folders, raw) = pg_safe(folders, "folders")?;
     let ids: Vec<i64> = folders.iter().map(|f| f.id).collect();
     let parents: Vec<Option<i64>> = folders.iter().map(|f| f.parent_id).collect();
     let names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
@@ -115,7 +173,7 @@ pub async fn save_folders(
     .bind(&names)
     .bind(&types)
     .bind(&idx)
-    .bind(to_raw(folders)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -127,6 +185,7 @@ pub async fn save_test_cases(
     run_id: i64,
     cases: &[TestCase],
 ) -> Result<(), sqlx::Error> {
+    let (cases, raw) = pg_safe(cases, "test cases")?;
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
     let keys: Vec<&str> = cases.iter().map(|c| c.key.as_str()).collect();
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
@@ -184,7 +243,7 @@ pub async fn save_test_cases(
     .bind(&created)
     .bind(&custom)
     .bind(&labels)
-    .bind(to_raw(cases)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -196,6 +255,7 @@ pub async fn save_test_cycles(
     run_id: i64,
     cycles: &[TestCycle],
 ) -> Result<(), sqlx::Error> {
+    let (cycles, raw) = pg_safe(cycles, "test cycles")?;
     let ids: Vec<i64> = cycles.iter().map(|c| c.id).collect();
     let keys: Vec<&str> = cycles.iter().map(|c| c.key.as_str()).collect();
     let names: Vec<&str> = cycles.iter().map(|c| c.name.as_str()).collect();
@@ -252,7 +312,7 @@ pub async fn save_test_cycles(
     .bind(&versions)
     .bind(&owners)
     .bind(&custom)
-    .bind(to_raw(cycles)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -264,6 +324,7 @@ pub async fn save_executions(
     run_id: i64,
     executions: &[TestExecution],
 ) -> Result<(), sqlx::Error> {
+    let (executions, raw) = pg_safe(executions, "executions")?;
     let ids: Vec<i64> = executions.iter().map(|e| e.id).collect();
     let keys: Vec<Option<&str>> = executions.iter().map(|e| e.key.as_deref()).collect();
     let parsed: Vec<Option<(String, i64)>> = executions
@@ -334,7 +395,7 @@ pub async fn save_executions(
     .bind(&to)
     .bind(&comments)
     .bind(&custom)
-    .bind(to_raw(executions)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -347,6 +408,7 @@ pub async fn save_test_steps(
     test_case_id: i64,
     steps: &[TestStep],
 ) -> Result<(), sqlx::Error> {
+    let (steps, raw) = pg_safe(steps, "test steps")?;
     sqlx::query("DELETE FROM src_test_steps WHERE run_id = $1 AND test_case_id = $2")
         .bind(run_id)
         .bind(test_case_id)
@@ -381,7 +443,7 @@ pub async fn save_test_steps(
     .bind(&data)
     .bind(&expected)
     .bind(&called)
-    .bind(to_raw(steps)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -394,6 +456,7 @@ pub async fn save_execution_steps(
     execution_id: i64,
     steps: &[ExecutionStep],
 ) -> Result<(), sqlx::Error> {
+    let (steps, raw) = pg_safe(steps, "execution steps")?;
     sqlx::query("DELETE FROM src_execution_steps WHERE run_id = $1 AND execution_id = $2")
         .bind(run_id)
         .bind(execution_id)
@@ -433,7 +496,7 @@ pub async fn save_execution_steps(
     .bind(&expected)
     .bind(&actual)
     .bind(&statuses)
-    .bind(to_raw(steps)?)
+    .bind(&raw)
     .execute(conn)
     .await?;
     Ok(())
@@ -465,10 +528,11 @@ pub async fn save_attachments(
     Ok(())
 }
 
-/// The file name ztoq uses for an attachment (the API may omit the name).
+/// The file name ztoq uses for an attachment (the API may omit the name; NULs removed).
 pub fn attachment_name(a: &AttachmentRef) -> String {
     a.name
-        .clone()
+        .as_deref()
+        .map(|n| n.replace('\0', ""))
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| format!("attachment-{}", a.id))
 }
@@ -679,4 +743,67 @@ pub async fn previous_executions(
                 .map(|p| (r.get::<i64, _>("id"), p))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ztoq_pgtemp::testdb::TestDb;
+
+    fn case(id: i64, name: &str) -> TestCase {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "key": format!("P-T{id}"), "name": name, "project": {"id": 1},
+            "priority": {"id": 2}, "status": {"id": 3},
+            "objective": "<p>a\u{0}b</p>", "labels": ["x\u{0}"],
+            "customFields": {"No\u{0}te": "v\u{0}"}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn nuls_never_reach_postgres() {
+        let db = TestDb::new().await;
+        let pool = db.pool().await;
+        crate::migrate(&pool).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let run = crate::runs::upsert(
+            &mut conn,
+            "http://z",
+            "P",
+            "http://q",
+            1,
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap()
+        .id;
+        let cases = [case(1, "Pay\u{0} 👩‍💻 \u{200F}e\u{301}"), case(2, "plain")];
+        save_test_cases(&mut conn, run, &cases).await.unwrap();
+        let back = test_case(&mut conn, run, 1).await.unwrap().unwrap();
+        assert_eq!(back.name, "Pay 👩‍💻 \u{200F}e\u{301}");
+        assert_eq!(back.objective.as_deref(), Some("<p>ab</p>"));
+        assert_eq!(back.labels, ["x"]);
+        assert_eq!(back.custom_fields["Note"], "v");
+        let step: TestStep = serde_json::from_value(serde_json::json!({
+            "inline": {"description": "do\u{0}", "expectedResult": "\u{0}"}
+        }))
+        .unwrap();
+        save_test_steps(&mut conn, run, 1, &[step]).await.unwrap();
+        let steps = test_steps(&mut conn, run, 1).await.unwrap();
+        assert_eq!(
+            steps[0].inline.as_ref().unwrap().description.as_deref(),
+            Some("do")
+        );
+        let att = AttachmentRef {
+            id: 9,
+            name: Some("a\u{0}.txt".into()),
+        };
+        save_attachments(&mut conn, run, "test_case", 1, &[att])
+            .await
+            .unwrap();
+        assert_eq!(
+            attachment(&mut conn, run, 9).await.unwrap().unwrap().name,
+            "a.txt"
+        );
+    }
 }

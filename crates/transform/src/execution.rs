@@ -1,7 +1,7 @@
 //! Executions: the test run of a (cycle, test case) pair, and one test log per execution with
 //! its step results, so that the execution history survives as the run's log history.
 
-use crate::{TransformError, clean, non_empty};
+use crate::{TransformError, clean, name_text, rich_text, text_note};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use ztoq_model::{qtest, zephyr};
@@ -15,7 +15,7 @@ pub fn test_run(
     qtest::TestRun {
         id: None,
         pid: None,
-        name: Some(clean(case_name)),
+        name: Some(name_text(case_name)),
         properties: Vec::new(),
         test_case: qtest::TestCaseRef {
             id: test_case_id,
@@ -51,6 +51,13 @@ pub fn execution_marker(execution: &zephyr::TestExecution) -> String {
         .map(clean)
         .filter(|k| !k.is_empty())
         .unwrap_or_else(|| format!("#{}", execution.id))
+}
+
+/// What [`test_log`] will cut from an execution's own fields.
+pub fn execution_notes(execution: &zephyr::TestExecution) -> Vec<String> {
+    text_note("comment", execution.comment.as_deref())
+        .into_iter()
+        .collect()
 }
 
 fn parse_date(value: &str) -> Result<DateTime<Utc>, TransformError> {
@@ -120,7 +127,7 @@ pub fn test_log(
             test_step_id: Some(*test_step_id),
             test_step_log_id: None,
             status: Some(qtest::Status::id(step_status)),
-            actual_result: non_empty(inline.actual_result.as_deref()),
+            actual_result: rich_text(inline.actual_result.as_deref()),
             order: Some(step_logs.len() as i64 + 1),
         });
     }
@@ -130,7 +137,7 @@ pub fn test_log(
         status: qtest::Status::id(status),
         exe_start_date: start,
         exe_end_date: end,
-        note: non_empty(execution.comment.as_deref()),
+        note: rich_text(execution.comment.as_deref()),
         test_case_version_id: ctx.test_case_version_id,
         properties: Some(vec![qtest::Property::new(
             ctx.zephyr_key_field_id,

@@ -1,11 +1,11 @@
 //! Folders and cycles: Zephyr test-case folders → qTest modules, test-cycle folders and test
 //! cycles → qTest test cycles.
 
-use crate::{TransformError, clean, non_empty};
+use crate::{TransformError, name_note, name_text, rich_text, text_note};
 use ztoq_model::{qtest, zephyr};
 
 fn name(raw: &str, what: &'static str) -> Result<String, TransformError> {
-    let n = clean(raw);
+    let n = name_text(raw);
     if n.is_empty() {
         Err(TransformError::Missing(what))
     } else {
@@ -33,9 +33,22 @@ pub fn cycle_folder(folder: &zephyr::Folder) -> Result<qtest::TestCycle, Transfo
 pub fn test_cycle(cycle: &zephyr::TestCycle) -> Result<qtest::TestCycle, TransformError> {
     Ok(qtest::TestCycle {
         name: Some(name(&cycle.name, "test cycle name")?),
-        description: non_empty(cycle.description.as_deref()),
+        description: rich_text(cycle.description.as_deref()),
         ..Default::default()
     })
+}
+
+/// What [`module`] / [`cycle_folder`] will cut from a folder.
+pub fn folder_notes(folder: &zephyr::Folder) -> Vec<String> {
+    name_note("name", &folder.name).into_iter().collect()
+}
+
+/// What [`test_cycle`] will cut from a cycle.
+pub fn test_cycle_notes(cycle: &zephyr::TestCycle) -> Vec<String> {
+    name_note("name", &cycle.name)
+        .into_iter()
+        .chain(text_note("description", cycle.description.as_deref()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Test cases and their steps.
 
-use crate::{TransformError, clean, non_empty};
+use crate::{TransformError, clean, name_note, name_text, non_empty, rich_text, text_note};
 use ztoq_model::{qtest, zephyr};
 
 /// What a test case needs from the target besides its source.
@@ -20,19 +20,22 @@ pub struct TestCaseOut {
     /// For each source step (by index), its index among the body's steps, or `None` when the
     /// step was dropped (an empty step, as Zephyr adds to every new case).
     pub step_map: Vec<Option<usize>>,
+    /// Degradations: fields cut to qTest's limits ([`test_case_notes`] plus the steps').
+    pub notes: Vec<String>,
 }
 
-/// One source step as a qTest step, or `None` for an empty inline step.
-pub fn test_step(step: &zephyr::TestStep) -> Option<qtest::TestStep> {
-    if let Some(call) = &step.test_case {
-        // Call-to-test is degraded to a text step until called cases are linked.
-        return Some(qtest::TestStep {
-            description: format!("Call to test {}", clean(&call.test_case_key)),
-            expected: String::new(),
-            ..Default::default()
-        });
-    }
-    let inline = step.inline.as_ref()?;
+/// What [`test_case`] will cut from a case's own fields (its steps are read later).
+pub fn test_case_notes(case: &zephyr::TestCase) -> Vec<String> {
+    name_note("name", &case.name)
+        .into_iter()
+        .chain(text_note("objective", case.objective.as_deref()))
+        .chain(text_note("precondition", case.precondition.as_deref()))
+        .collect()
+}
+
+/// An inline step's text before any cut: the description (with its test data appended) and
+/// the expected result; `None` for an empty step.
+fn step_text(inline: &zephyr::InlineStep) -> Option<(String, Option<String>)> {
     let description = non_empty(inline.description.as_deref());
     let data = non_empty(inline.test_data.as_deref());
     let expected = non_empty(inline.expected_result.as_deref());
@@ -47,9 +50,37 @@ pub fn test_step(step: &zephyr::TestStep) -> Option<qtest::TestStep> {
         text.push_str("<strong>Test data:</strong> ");
         text.push_str(&data);
     }
+    Some((text, expected))
+}
+
+/// What [`test_step`] will cut from step `index` (1-based in the notes).
+fn step_notes(index: usize, step: &zephyr::TestStep) -> Vec<String> {
+    let Some((text, expected)) = step.inline.as_ref().and_then(step_text) else {
+        return Vec::new();
+    };
+    text_note(&format!("step {index} description"), Some(&text))
+        .into_iter()
+        .chain(text_note(
+            &format!("step {index} expected result"),
+            expected.as_deref(),
+        ))
+        .collect()
+}
+
+/// One source step as a qTest step, or `None` for an empty inline step.
+pub fn test_step(step: &zephyr::TestStep) -> Option<qtest::TestStep> {
+    if let Some(call) = &step.test_case {
+        // Call-to-test is degraded to a text step until called cases are linked.
+        return Some(qtest::TestStep {
+            description: format!("Call to test {}", clean(&call.test_case_key)),
+            expected: String::new(),
+            ..Default::default()
+        });
+    }
+    let (text, expected) = step_text(step.inline.as_ref()?)?;
     Some(qtest::TestStep {
-        description: text,
-        expected: expected.unwrap_or_default(),
+        description: rich_text(Some(&text)).unwrap_or_default(),
+        expected: rich_text(expected.as_deref()).unwrap_or_default(),
         ..Default::default()
     })
 }
@@ -60,7 +91,7 @@ pub fn test_case(
     steps: &[zephyr::TestStep],
     ctx: TestCaseContext,
 ) -> Result<TestCaseOut, TransformError> {
-    let name = clean(&case.name);
+    let name = name_text(&case.name);
     if name.is_empty() {
         return Err(TransformError::Missing("test case name"));
     }
@@ -70,7 +101,9 @@ pub fn test_case(
     }
     let mut body_steps = Vec::new();
     let mut step_map = Vec::with_capacity(steps.len());
-    for step in steps {
+    let mut notes = test_case_notes(case);
+    for (i, step) in steps.iter().enumerate() {
+        notes.extend(step_notes(i + 1, step));
         match test_step(step) {
             Some(mut s) => {
                 s.order = Some(body_steps.len() as i64 + 1);
@@ -84,13 +117,14 @@ pub fn test_case(
         body: qtest::TestCase {
             name: Some(name),
             parent_id: ctx.module_id,
-            description: non_empty(case.objective.as_deref()),
-            precondition: non_empty(case.precondition.as_deref()),
+            description: rich_text(case.objective.as_deref()),
+            precondition: rich_text(case.precondition.as_deref()),
             properties: vec![qtest::Property::new(ctx.zephyr_key_field_id, key)],
             test_steps: Some(body_steps),
             ..Default::default()
         },
         step_map,
+        notes,
     })
 }
 
@@ -172,6 +206,33 @@ mod tests {
             id: 1,
             self_url: None,
         };
+    }
+
+    #[test]
+    fn html_is_kept_and_megabytes_are_cut_with_notes() {
+        let mut c = case();
+        c.name = "<script>alert(1)</script> \u{200F}שלום 👩‍💻 e\u{301}".into();
+        c.objective = Some(format!("<p>{}</p>", "é".repeat(1_500_000)));
+        let big = inline(Some(&"<b>x</b>".repeat(400_000)), None, Some("<i>ok</i>"));
+        let ctx = TestCaseContext {
+            module_id: None,
+            zephyr_key_field_id: 1,
+        };
+        let out = test_case(&c, &[inline(None, None, None), big], ctx).unwrap();
+        assert_eq!(out.body.name.as_deref(), Some(c.name.as_str()), "verbatim");
+        let description = out.body.description.unwrap();
+        assert!(description.len() <= crate::MAX_TEXT_BYTES);
+        assert!(description.ends_with("bytes]</p>"));
+        let steps = out.body.test_steps.unwrap();
+        assert!(steps[0].description.len() <= crate::MAX_TEXT_BYTES);
+        assert_eq!(steps[0].expected, "<i>ok</i>");
+        assert_eq!(
+            out.notes,
+            vec![
+                "objective cut from 3000007 to 1048576 bytes".to_string(),
+                "step 2 description cut from 3200000 to 1048576 bytes".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! Invariant: the bearer token is only ever put in the `Authorization` header (never in a URL
 //! or a message), and every response is checked by `ztoq_http::send`.
 
+use crate::decode::read_entity;
 use crate::paging::Pager;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use url::Url;
-use ztoq_http::{Api, ApiError, ClientOptions, Secret, build_client, read_json, send};
+use ztoq_http::{Api, ApiError, ClientOptions, Secret, build_client, send};
 use ztoq_model::zephyr::{
     AttachmentList, AttachmentRef, ExecutionStep, Folder, OptionValue, Project, TestCase,
     TestCycle, TestExecution, TestStep,
@@ -26,6 +27,33 @@ pub struct Download {
     pub bytes: Bytes,
     /// `Content-Type` as sent (`application/octet-stream` when absent).
     pub content_type: String,
+}
+
+/// An attachment larger than the caller accepts: its body was not read (or read only up to
+/// the limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Its size: exact when the server sent `Content-Length`, else the bytes read before
+    /// giving up (a lower bound).
+    pub bytes: u64,
+    /// Whether `bytes` is the exact size.
+    pub exact: bool,
+    /// The limit it exceeds.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.exact {
+            write!(
+                f,
+                "{} bytes, over the limit of {} bytes",
+                self.bytes, self.limit
+            )
+        } else {
+            write!(f, "more than the limit of {} bytes", self.limit)
+        }
+    }
 }
 
 struct Inner {
@@ -131,7 +159,8 @@ impl ZephyrClient {
         let request = self
             .get(self.url(segments)?)
             .header(header::ACCEPT, "application/json");
-        read_json(API, operation, send(API, operation, request).await?).await
+        let what = segments.join("/");
+        read_entity(operation, &what, send(API, operation, request).await?).await
     }
 
     fn pager<T>(
@@ -290,9 +319,11 @@ impl ZephyrClient {
             .get(self.url(segments)?)
             .header(header::ACCEPT, "application/json");
         match send(API, OP, request).await {
-            Ok(response) => Ok(read_json::<AttachmentList>(API, OP, response)
-                .await?
-                .attachments),
+            Ok(response) => Ok(
+                read_entity::<AttachmentList>(OP, &segments.join("/"), response)
+                    .await?
+                    .attachments,
+            ),
             // The real API answers 404 "has no attachment metadata" for an empty list.
             Err(e) if e.status() == Some(404) => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -313,10 +344,14 @@ impl ZephyrClient {
             .await
     }
 
-    async fn download(&self, segments: &[&str]) -> Result<Download, ApiError> {
+    async fn download(
+        &self,
+        segments: &[&str],
+        limit: u64,
+    ) -> Result<Result<Download, TooLarge>, ApiError> {
         const OP: &str = "download_attachment";
         // reqwest follows redirects and drops `Authorization` when one leaves the host.
-        let response = send(API, OP, self.get(self.url(segments)?)).await?;
+        let mut response = send(API, OP, self.get(self.url(segments)?)).await?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -324,16 +359,40 @@ impl ZephyrClient {
             .unwrap_or("application/octet-stream")
             .to_string();
         let expected = response.content_length();
+        if let Some(n) = expected
+            && n > limit
+        {
+            // Dropping the response closes the connection: the body is never read.
+            return Ok(Err(TooLarge {
+                bytes: n,
+                exact: true,
+                limit,
+            }));
+        }
         let truncated = |message: String| ApiError::Transport {
             api: API.as_str(),
             operation: OP,
             message,
             maybe_applied: true,
         };
-        let bytes = response
-            .bytes()
+        // Sized from Content-Length, but never trusting it for more than 64 MB up front.
+        let capacity = expected.unwrap_or(0).min(limit).min(64 << 20);
+        let mut body = BytesMut::with_capacity(capacity as usize);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| truncated(format!("reading body: {}", ztoq_http::error_chain(&e))))?;
+            .map_err(|e| truncated(format!("reading body: {}", ztoq_http::error_chain(&e))))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Ok(Err(TooLarge {
+                    bytes: body.len() as u64 + chunk.len() as u64,
+                    exact: false,
+                    limit,
+                }));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let bytes = body.freeze();
         if let Some(n) = expected
             && n != bytes.len() as u64
         {
@@ -342,10 +401,21 @@ impl ZephyrClient {
                 bytes.len()
             )));
         }
-        Ok(Download {
+        Ok(Ok(Download {
             bytes,
             content_type,
-        })
+        }))
+    }
+
+    fn whole(result: Result<Download, TooLarge>) -> Download {
+        match result {
+            Ok(d) => d,
+            // Unreachable with a limit of u64::MAX.
+            Err(_) => Download {
+                bytes: Bytes::new(),
+                content_type: String::new(),
+            },
+        }
     }
 
     /// Downloads one attachment of a test case.
@@ -354,8 +424,24 @@ impl ZephyrClient {
         key: &str,
         attachment_id: i64,
     ) -> Result<Download, ApiError> {
-        self.download(&["testcases", key, "attachments", &attachment_id.to_string()])
+        self.download_test_case_attachment_within(key, attachment_id, u64::MAX)
             .await
+            .map(Self::whole)
+    }
+
+    /// Downloads one attachment of a test case unless it is larger than `limit` bytes (then
+    /// its body is not read: checked against `Content-Length` first, and while reading).
+    pub async fn download_test_case_attachment_within(
+        &self,
+        key: &str,
+        attachment_id: i64,
+        limit: u64,
+    ) -> Result<Result<Download, TooLarge>, ApiError> {
+        self.download(
+            &["testcases", key, "attachments", &attachment_id.to_string()],
+            limit,
+        )
+        .await
     }
 
     /// Downloads one attachment of an execution.
@@ -364,12 +450,27 @@ impl ZephyrClient {
         id_or_key: &str,
         attachment_id: i64,
     ) -> Result<Download, ApiError> {
-        self.download(&[
-            "testexecutions",
-            id_or_key,
-            "attachments",
-            &attachment_id.to_string(),
-        ])
+        self.download_execution_attachment_within(id_or_key, attachment_id, u64::MAX)
+            .await
+            .map(Self::whole)
+    }
+
+    /// Downloads one attachment of an execution unless it is larger than `limit` bytes.
+    pub async fn download_execution_attachment_within(
+        &self,
+        id_or_key: &str,
+        attachment_id: i64,
+        limit: u64,
+    ) -> Result<Result<Download, TooLarge>, ApiError> {
+        self.download(
+            &[
+                "testexecutions",
+                id_or_key,
+                "attachments",
+                &attachment_id.to_string(),
+            ],
+            limit,
+        )
         .await
     }
 }

@@ -4,6 +4,7 @@
 
 use super::ZephyrState;
 use super::executions::execution_index;
+use super::hostile;
 use super::paging::MockError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -40,6 +41,11 @@ fn content(
         .parse::<i64>()
         .ok()
         .filter(|id| refs.iter().any(|(a, _)| a == id));
+    if state.is_hostile()
+        && let Some(response) = id.and_then(|id| state.data.hostile_attachment_content(id))
+    {
+        return Ok(response);
+    }
     let found = id.and_then(|id| state.data.attachment_content(id));
     let (bytes, content_type) = found.ok_or_else(|| {
         MockError::not_found(format!(
@@ -50,6 +56,11 @@ fn content(
 }
 
 fn case_refs(state: &ZephyrState, key: &str) -> Result<Vec<(i64, String)>> {
+    if state.is_hostile()
+        && let Some(j) = state.data.hostile_case_of(key)
+    {
+        return Ok(state.data.hostile_attachments(j));
+    }
     let i = state
         .data
         .test_case_index(key)
@@ -58,6 +69,9 @@ fn case_refs(state: &ZephyrState, key: &str) -> Result<Vec<(i64, String)>> {
 }
 
 fn execution_refs(state: &ZephyrState, id_or_key: &str) -> Result<Vec<(i64, String)>> {
+    if state.is_hostile() && state.data.hostile_execution_of(id_or_key).is_some() {
+        return Err(hostile::not_found(id_or_key));
+    }
     Ok(state
         .data
         .execution_attachments(execution_index(state, id_or_key)?))

@@ -1,7 +1,7 @@
-//! Mock-only controls under `/__mock` (no auth): the project summary and the switch that
-//! makes a test case's `/teststeps` answer a complete but invalid body.
+//! Mock-only controls under `/__mock` (no auth): the project summary, the switch that
+//! makes a test case's `/teststeps` answer a complete but invalid body, and hostile mode.
 
-use super::{Summary, ZephyrState};
+use super::{HostilePlan, Summary, ZephyrState};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,5 +32,32 @@ pub(crate) async fn corrupt(
 /// `DELETE /__mock/corrupt`: clears every corruption.
 pub(crate) async fn clear(State(state): State<Arc<ZephyrState>>) -> StatusCode {
     state.clear_corruptions();
+    StatusCode::NO_CONTENT
+}
+
+/// Body of `GET /__mock/hostile`.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct HostileView {
+    enabled: bool,
+    plan: HostilePlan,
+}
+
+/// `GET /__mock/hostile`: whether it is on, and what it plants.
+pub(crate) async fn hostile_plan(State(state): State<Arc<ZephyrState>>) -> Json<HostileView> {
+    Json(HostileView {
+        enabled: state.is_hostile(),
+        plan: state.hostile_plan(),
+    })
+}
+
+/// `POST /__mock/hostile`: hostile mode on.
+pub(crate) async fn hostile_on(State(state): State<Arc<ZephyrState>>) -> StatusCode {
+    state.set_hostile(true);
+    StatusCode::NO_CONTENT
+}
+
+/// `DELETE /__mock/hostile`: hostile mode off.
+pub(crate) async fn hostile_off(State(state): State<Arc<ZephyrState>>) -> StatusCode {
+    state.set_hostile(false);
     StatusCode::NO_CONTENT
 }

@@ -5,6 +5,7 @@
 //! O(cycles), never O(project)), except `onlyLastExecutions` alone, which scans.
 
 use super::ZephyrState;
+use super::hostile::{self, REPEAT};
 use super::layout::ids;
 use super::paging::{Ctx, MockError};
 use super::routes::check_project;
@@ -31,6 +32,13 @@ fn cycles_matching(state: &ZephyrState, ctx: &Ctx) -> Result<Vec<u64>> {
 /// `GET /testcycles` (offset paging; `projectKey`, `folderId`).
 pub(crate) async fn list_test_cycles(State(state): State<Arc<ZephyrState>>, ctx: Ctx) -> Result {
     check_project(&state, &ctx)?;
+    if hostile::serves(&state, &ctx, &["folderId"]) {
+        let data = &state.data;
+        let page = ctx.offset_body(data.layout.cycles + 1, 0, |i| {
+            data.hostile_cycle(i, &ctx.api)
+        })?;
+        return Ok(hostile::respond(data, &page));
+    }
     let list = cycles_matching(&state, &ctx)?;
     ctx.offset_page(list.len() as u64, |i| {
         state.data.test_cycle(list[i as usize], &ctx.api)
@@ -107,6 +115,14 @@ fn executions_matching(state: &ZephyrState, ctx: &Ctx) -> Result<Option<Vec<u64>
 /// `GET /testexecutions` (offset paging; `projectKey`, `testCycle`, `testCase`,
 /// `onlyLastExecutions`).
 pub(crate) async fn list_executions(State(state): State<Arc<ZephyrState>>, ctx: Ctx) -> Result {
+    if hostile::serves(&state, &ctx, FILTERS) {
+        check_project(&state, &ctx)?;
+        let data = &state.data;
+        let page = ctx.offset_body(data.hostile_execution_count(), 0, |e| {
+            data.hostile_execution(e, &ctx.api)
+        })?;
+        return Ok(hostile::respond(data, &page));
+    }
     match executions_matching(&state, &ctx)? {
         Some(list) => ctx.offset_page(list.len() as u64, |i| {
             state.data.execution(list[i as usize], &ctx.api)
@@ -122,6 +138,17 @@ pub(crate) async fn list_executions_nextgen(
     State(state): State<Arc<ZephyrState>>,
     ctx: Ctx,
 ) -> Result {
+    if hostile::serves(&state, &ctx, FILTERS) {
+        check_project(&state, &ctx)?;
+        let data = &state.data;
+        let page = ctx.cursor_body(
+            ids::EXECUTION,
+            data.hostile_execution_count(),
+            REPEAT,
+            |e| data.hostile_execution(e, &ctx.api),
+        )?;
+        return Ok(hostile::respond(data, &page));
+    }
     let build = |e| state.data.execution(e, &ctx.api);
     match executions_matching(&state, &ctx)? {
         Some(list) => ctx.cursor_page_list(ids::EXECUTION, &list, build),
@@ -136,12 +163,24 @@ pub(crate) fn execution_index(state: &ZephyrState, id_or_key: &str) -> Result<u6
         .ok_or_else(|| MockError::not_found(format!("Test execution '{id_or_key}' does not exist")))
 }
 
+/// The list filters of executions.
+const FILTERS: &[&str] = &["testCycle", "testCase", "onlyLastExecutions"];
+
 /// `GET /testexecutions/{testExecutionIdOrKey}`.
 pub(crate) async fn get_execution(
     State(state): State<Arc<ZephyrState>>,
     ctx: Ctx,
     Path(id_or_key): Path<String>,
 ) -> Result {
+    if state.is_hostile()
+        && let Some(j) = state.data.hostile_execution_of(&id_or_key)
+    {
+        let e = state.data.layout.executions + j;
+        return Ok(hostile::respond(
+            &state.data,
+            &state.data.hostile_execution(e, &ctx.api),
+        ));
+    }
     let e = execution_index(&state, &id_or_key)?;
     Ok(Json(state.data.execution(e, &ctx.api)).into_response())
 }
@@ -152,6 +191,13 @@ pub(crate) async fn get_execution_steps(
     ctx: Ctx,
     Path(id_or_key): Path<String>,
 ) -> Result {
+    if state.is_hostile()
+        && let Some(j) = state.data.hostile_execution_of(&id_or_key)
+    {
+        let steps = state.data.hostile_execution_steps(j, &ctx.api);
+        let page = ctx.offset_body(steps.len() as u64, 0, |s| steps[s as usize].clone())?;
+        return Ok(hostile::respond(&state.data, &page));
+    }
     let e = execution_index(&state, &id_or_key)?;
     let (_, k) = state.data.execution_target(e);
     ctx.offset_page(state.data.step_count(k), |s| {

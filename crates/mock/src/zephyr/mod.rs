@@ -5,7 +5,8 @@
 //! Invariant: the project is never materialised. Entity `i` of every type is computed from
 //! `(seed, i)` in O(1) (see `layout` and `generate`), so a 500,000-record project costs a few
 //! integers and any page costs O(page size). The only mutable state is the small set of
-//! corrupted test cases.
+//! corrupted test cases and the hostile-mode switch (see `hostile`: one of each kind of
+//! broken source data, planted after the base project).
 //!
 //! Routes (all `GET` under `/v2` need `Authorization: Bearer <token>`):
 //! `/healthcheck`, `/projects`, `/projects/{idOrKey}`, `/folders`, `/folders/{id}`,
@@ -14,7 +15,8 @@
 //! `/testcycles`, `/testcycles/{idOrKey}`, `/testexecutions`, `/testexecutions/nextgen`,
 //! `/testexecutions/{idOrKey}`, `/testexecutions/{idOrKey}/teststeps`,
 //! `/testexecutions/{idOrKey}/attachments[/{id}]`; controls: `GET /__mock/summary`,
-//! `POST /__mock/corrupt` `{"testCaseKey": …}`, `DELETE /__mock/corrupt`.
+//! `POST /__mock/corrupt` `{"testCaseKey": …}`, `DELETE /__mock/corrupt`,
+//! `GET /__mock/hostile` (the plan), `POST /__mock/hostile` (on), `DELETE /__mock/hostile` (off).
 
 mod attachments;
 mod auth;
@@ -22,17 +24,20 @@ mod content;
 mod controls;
 mod executions;
 mod generate;
+mod hostile;
 mod layout;
 mod paging;
 mod routes;
 
 pub use generate::Dataset;
+pub use hostile::{BIG_TEXT_BYTES, HUGE_ATTACHMENT_BYTES, HostilePlan, REPEAT};
 pub use layout::MAX_SCALE;
 
 use axum::Router;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// What to generate and how to authenticate.
@@ -96,6 +101,7 @@ pub struct ZephyrState {
     data: Dataset,
     summary: Summary,
     corrupt: Mutex<HashSet<String>>,
+    hostile: AtomicBool,
 }
 
 impl ZephyrState {
@@ -109,6 +115,7 @@ impl ZephyrState {
             data,
             summary,
             corrupt: Mutex::new(HashSet::new()),
+            hostile: AtomicBool::new(false),
         })
     }
 
@@ -141,6 +148,23 @@ impl ZephyrState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+
+    /// Turns hostile mode on or off: the base project plus one of each kind of broken or
+    /// hostile source data ([`HostilePlan`]); [`ZephyrState::summary`] keeps counting the
+    /// base project only.
+    pub fn set_hostile(&self, on: bool) {
+        self.hostile.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether hostile mode is on.
+    pub fn is_hostile(&self) -> bool {
+        self.hostile.load(Ordering::SeqCst)
+    }
+
+    /// What hostile mode plants (whether or not it is on).
+    pub fn hostile_plan(&self) -> HostilePlan {
+        self.data.hostile_plan()
     }
 
     fn is_corrupt(&self, test_case_key: &str) -> bool {
@@ -225,6 +249,12 @@ pub fn router(state: Arc<ZephyrState>) -> Router {
         .route(
             "/__mock/corrupt",
             axum::routing::post(controls::corrupt).delete(controls::clear),
+        )
+        .route(
+            "/__mock/hostile",
+            get(controls::hostile_plan)
+                .post(controls::hostile_on)
+                .delete(controls::hostile_off),
         )
         .fallback(r::not_found)
         .with_state(state)

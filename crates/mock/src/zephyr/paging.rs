@@ -178,12 +178,25 @@ impl Ctx {
         total: u64,
         item: impl FnMut(u64) -> T,
     ) -> Result<Response, MockError> {
+        Ok(Json(self.offset_body(total, 0, item)?).into_response())
+    }
+
+    /// The offset page over `total` items; a page after the first also repeats the `repeat`
+    /// items before `startAt` (a misbehaving server; the `next`/`isLast` arithmetic still
+    /// covers every item when the client advances by what it got).
+    pub(crate) fn offset_body<T: Serialize>(
+        &self,
+        total: u64,
+        repeat: u64,
+        item: impl FnMut(u64) -> T,
+    ) -> Result<Page<T>, MockError> {
         let (start, max) = self.offset()?;
-        let range = start.min(total)..start.saturating_add(max).min(total);
+        let first = start.saturating_sub(repeat).min(total);
+        let range = first..first.saturating_add(max).min(total);
         let end = range.end;
         let values: Vec<T> = range.map(item).collect();
         let is_last = end >= total;
-        let page = Page {
+        Ok(Page {
             next: (!is_last).then(|| {
                 self.url_with(&[
                     ("startAt", end.to_string()),
@@ -195,8 +208,7 @@ impl Ctx {
             total: Some(total as i64),
             is_last: Some(is_last),
             values,
-        };
-        Ok(Json(page).into_response())
+        })
     }
 
     /// A cursor page over entities with ids `base + index` for `index` in `0..count`.
@@ -206,23 +218,35 @@ impl Ctx {
         count: u64,
         item: impl FnMut(u64) -> T,
     ) -> Result<Response, MockError> {
+        Ok(Json(self.cursor_body(base, count, 0, item)?).into_response())
+    }
+
+    /// The cursor page over ids `base + index`; a page after the first also repeats the
+    /// `repeat` items before `startAtId`.
+    pub(crate) fn cursor_body<T: Serialize>(
+        &self,
+        base: i64,
+        count: u64,
+        repeat: u64,
+        item: impl FnMut(u64) -> T,
+    ) -> Result<CursorPage<T>, MockError> {
         let (start_id, limit) = self.cursor()?;
         let first = u64::try_from(start_id.saturating_sub(base))
             .unwrap_or(0)
             .min(count);
-        let range: Range<u64> = first..first.saturating_add(limit).min(count);
+        let range: Range<u64> =
+            first.saturating_sub(repeat)..first.saturating_add(limit).min(count);
         let end = range.end;
         let values: Vec<T> = range.map(item).collect();
         let next_id = (end < count).then(|| base + end as i64);
-        let page = CursorPage {
+        Ok(CursorPage {
             next: next_id.map(|id| {
                 self.url_with(&[("startAtId", id.to_string()), ("limit", limit.to_string())])
             }),
             next_start_at_id: next_id,
             limit: limit as i64,
             values,
-        };
-        Ok(Json(page).into_response())
+        })
     }
 
     /// A cursor page over a sorted list of entity indices (ids `base + index`).

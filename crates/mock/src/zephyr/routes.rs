@@ -2,6 +2,7 @@
 //! executions live in [`super::executions`], attachments in [`super::attachments`].
 
 use super::ZephyrState;
+use super::hostile::{self, REPEAT};
 use super::layout::ids;
 use super::paging::{Ctx, MockError};
 use axum::Json;
@@ -50,6 +51,13 @@ pub(crate) async fn get_project(
 /// `GET /folders` (`projectKey`, `folderType`, offset paging).
 pub(crate) async fn list_folders(State(state): State<Arc<ZephyrState>>, ctx: Ctx) -> Result {
     check_project(&state, &ctx)?;
+    if hostile::serves(&state, &ctx, &["folderType"]) {
+        let data = &state.data;
+        let page = ctx.offset_body(data.hostile_folder_count(), REPEAT, |i| {
+            data.hostile_folder(i, &ctx.api)
+        })?;
+        return Ok(hostile::respond(data, &page));
+    }
     let layout = &state.data.layout;
     let (tc, cy) = (layout.case_tree.count(), layout.cycle_tree.count());
     let range = match ctx.param("folderType") {
@@ -78,6 +86,14 @@ pub(crate) async fn get_folder(
         .parse::<i64>()
         .ok()
         .and_then(|id| u64::try_from(id - ids::FOLDER).ok());
+    if state.is_hostile()
+        && let Some(f) = f.filter(|&f| f < state.data.hostile_folder_count())
+    {
+        return Ok(hostile::respond(
+            &state.data,
+            &state.data.hostile_folder(f, &ctx.api),
+        ));
+    }
     match f.filter(|&f| f < state.data.folder_count()) {
         Some(f) => Ok(Json(state.data.folder(f, &ctx.api)).into_response()),
         None => Err(MockError::not_found(format!("Folder '{id}' not found"))),
@@ -133,6 +149,13 @@ fn cases_in_folder(state: &ZephyrState, ctx: &Ctx) -> Result<Option<Vec<u64>>> {
 /// `GET /testcases` (offset paging; `projectKey`, `folderId`).
 pub(crate) async fn list_test_cases(State(state): State<Arc<ZephyrState>>, ctx: Ctx) -> Result {
     check_project(&state, &ctx)?;
+    if hostile::serves(&state, &ctx, &["folderId"]) {
+        let data = &state.data;
+        let page = ctx.offset_body(data.hostile_case_count(), 0, |i| {
+            data.hostile_case(i, &ctx.api)
+        })?;
+        return Ok(hostile::respond(data, &page));
+    }
     match cases_in_folder(&state, &ctx)? {
         Some(list) => ctx.offset_page(list.len() as u64, |i| {
             state.data.test_case(list[i as usize], &ctx.api)
@@ -149,6 +172,13 @@ pub(crate) async fn list_test_cases_nextgen(
     ctx: Ctx,
 ) -> Result {
     check_project(&state, &ctx)?;
+    if hostile::serves(&state, &ctx, &["folderId"]) {
+        let data = &state.data;
+        let page = ctx.cursor_body(ids::TEST_CASE, data.hostile_case_count(), 0, |i| {
+            data.hostile_case(i, &ctx.api)
+        })?;
+        return Ok(hostile::respond(data, &page));
+    }
     let build = |i| state.data.test_case(i, &ctx.api);
     match cases_in_folder(&state, &ctx)? {
         Some(list) => ctx.cursor_page_list(ids::TEST_CASE, &list, build),
@@ -169,6 +199,15 @@ pub(crate) async fn get_test_case(
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Result {
+    if state.is_hostile()
+        && let Some(j) = state.data.hostile_case_of(&key)
+    {
+        let i = state.data.layout.cases + j;
+        return Ok(hostile::respond(
+            &state.data,
+            &state.data.hostile_case(i, &ctx.api),
+        ));
+    }
     let i = case_index(&state, &key)?;
     Ok(Json(state.data.test_case(i, &ctx.api)).into_response())
 }
@@ -183,6 +222,13 @@ pub(crate) async fn get_test_steps(
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Result {
+    if state.is_hostile()
+        && let Some(j) = state.data.hostile_case_of(&key)
+    {
+        let steps = state.data.hostile_steps(j);
+        let page = ctx.offset_body(steps.len() as u64, 0, |s| steps[s as usize].clone())?;
+        return Ok(hostile::respond(&state.data, &page));
+    }
     let i = case_index(&state, &key)?;
     if state.is_corrupt(&key) {
         return Ok(([(header::CONTENT_TYPE, "application/json")], CORRUPT_BODY).into_response());

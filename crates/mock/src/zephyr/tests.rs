@@ -275,3 +275,112 @@ async fn folders_form_trees() {
     let (status, _) = get(&st, "/v2/folders?folderType=NOPE").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// The raw body of a GET (hostile bodies are not always JSON).
+async fn raw(state: &Arc<ZephyrState>, uri: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::HOST, "mock.test:81")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(req).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn hostile_mode_plants_each_kind_of_bad_data() {
+    let st = state(4, 600);
+    let before = get(&st, "/v2/testcycles?maxResults=1000").await;
+    let (status, body) = call(&st, "GET", "/__mock/hostile", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["enabled"], false);
+    let plan: HostilePlan = serde_json::from_value(body["plan"].clone()).unwrap();
+    let (status, _) = call(&st, "POST", "/__mock/hostile", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(st.is_hostile());
+    let s = st.summary();
+
+    // A lone surrogate escape in the JSON text of the unicode case; two bad case items.
+    let (_, text) = raw(&st, "/v2/testcases/nextgen?limit=1000").await;
+    assert!(text.contains(r"lone: \ud800"), "a raw lone surrogate");
+    assert!(
+        serde_json::from_str::<Value>(&text).is_err(),
+        "serde refuses it"
+    );
+    let (_, case) = raw(&st, &format!("/v2/testcases/{}", plan.unicode_case)).await;
+    assert!(case.contains(r"\u0000") && case.contains("<script>"));
+    let (_, body) = get(&st, &format!("/v2/testcases/{}", plan.wrong_type_case.1)).await;
+    assert!(body["name"].is_object());
+    let (_, body) = get(
+        &st,
+        &format!("/v2/testcases/{}", plan.missing_folder_case.0),
+    )
+    .await;
+    assert_eq!(body["folder"]["id"], plan.missing_folder_case.1);
+
+    // The cycle list is not JSON around position 1, but is on either side of it.
+    let (status, text) = raw(&st, "/v2/testcycles?maxResults=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(serde_json::from_str::<Value>(&text).is_err());
+    let (_, body) = get(&st, "/v2/testcycles?startAt=0&maxResults=1").await;
+    assert_eq!(body["values"][0], before.1["values"][0]);
+    let (_, body) = get(&st, "/v2/testcycles?startAt=2&maxResults=1000").await;
+    assert_eq!(body["values"][0], before.1["values"][1]);
+    assert_eq!(body["total"].as_u64(), Some(s.test_cycles + 1));
+
+    // Folders: the loop, and pages after the first repeat the items before them.
+    let (_, body) = get(&st, "/v2/folders?maxResults=1000").await;
+    let folders = body["values"].as_array().unwrap();
+    let [a, b] = plan.loop_folders;
+    let parent = |id: i64| {
+        folders.iter().find(|f| f["id"] == id).unwrap()["parentId"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!((parent(a), parent(b)), (b, a));
+    let (_, body) = get(&st, "/v2/folders?startAt=4&maxResults=3").await;
+    assert_eq!(body["values"][0]["id"], folders[4 - REPEAT as usize]["id"]);
+
+    // Executions: the orphan names a case that does not exist; cursor pages repeat.
+    let (_, body) = get(
+        &st,
+        &format!("/v2/testexecutions/{}", plan.orphan_execution.0),
+    )
+    .await;
+    assert!(
+        body["testCase"]["self"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(
+                "/testcases/{}/versions/1",
+                plan.orphan_execution.1
+            ))
+    );
+    let (status, _) = get(&st, &format!("/v2/testcases/{}", plan.orphan_execution.1)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = get(
+        &st,
+        "/v2/testexecutions/nextgen?startAtId=100000005&limit=3",
+    )
+    .await;
+    assert_eq!(body["values"][0]["id"], 100_000_003);
+    assert_eq!(body["nextStartAtId"], 100_000_008);
+
+    // Filtered lists and the summary stay those of the base project; off again, all is back.
+    let (_, body) = get(&st, "/v2/testexecutions?testCycle=ACME-R1&maxResults=1000").await;
+    assert!(body["values"].as_array().unwrap().iter().all(|e| {
+        e["testCase"]["self"]
+            .as_str()
+            .unwrap()
+            .contains("/testcases/ACME-T")
+    }));
+    assert_eq!(st.summary(), s);
+    let (status, _) = call(&st, "DELETE", "/__mock/hostile", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(get(&st, "/v2/testcycles?maxResults=1000").await, before);
+}

@@ -1,10 +1,19 @@
 //! Attachments: bytes downloaded from Zephyr, uploaded as a blob on the owner's qTest copy
 //! (a test case, or the test log of an execution), found again by name on that owner.
+//!
+//! An attachment larger than qTest takes ([`QTEST_MAX_ATTACHMENT_BYTES`]) fails at once with
+//! a reason naming it and its size, without its body being read (`Content-Length` first, a
+//! running count otherwise); its owner is not affected. A refusal by qTest (413, 400) fails the
+//! attachment the same way, naming it.
 
 use super::{Job, Outcome, created_id, plain};
 use crate::failure::{Failure, source};
+use ztoq_http::ErrorClass;
 use ztoq_model::RecordKind;
 use ztoq_store::snapshot;
+
+/// The largest attachment qTest Manager SaaS takes (50 MB; on-premises sites set their own).
+pub const QTEST_MAX_ATTACHMENT_BYTES: u64 = 50 * 1024 * 1024;
 
 /// An attachment → a qTest attachment on its owner.
 pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
@@ -54,21 +63,32 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
             return Ok(plain(id, true));
         }
     }
+    let limit = QTEST_MAX_ATTACHMENT_BYTES;
     let download = match owner_kind {
         RecordKind::Execution => {
             job.run
                 .zephyr
-                .download_execution_attachment(&owner.source_id.to_string(), att.id)
+                .download_execution_attachment_within(&owner.source_id.to_string(), att.id, limit)
                 .await
         }
         _ => {
             job.run
                 .zephyr
-                .download_test_case_attachment(&owner.source_key, att.id)
+                .download_test_case_attachment_within(&owner.source_key, att.id, limit)
                 .await
         }
     }
     .map_err(|e| job.named(e))?;
+    let what = format!(
+        "attachment {:?} (#{}) of {} {}",
+        att.name, att.id, owner.kind, owner.source_key
+    );
+    let download = download.map_err(|too_large| {
+        source(format!(
+            "{what} is {too_large} (qTest takes attachments up to {} MB); not migrated",
+            QTEST_MAX_ATTACHMENT_BYTES / (1024 * 1024)
+        ))
+    })?;
     let uploaded = job
         .run
         .qtest
@@ -79,6 +99,13 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
             &download.content_type,
             download.bytes,
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            if e.class() == ErrorClass::Permanent {
+                source(format!("{what}: qTest refused it: {e}"))
+            } else {
+                Failure::Api(e)
+            }
+        })?;
     Ok(plain(created_id(uploaded.id, "attachment")?, false))
 }

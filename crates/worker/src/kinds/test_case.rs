@@ -39,6 +39,9 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         zephyr_key_field_id: job.run.settings.test_case_key_field_id,
     };
     let out = ztoq_transform::test_case(&case, &steps, ctx)?;
+    for note in &out.notes {
+        tracing::warn!(record = %case.key, "source item degraded: {note}");
+    }
 
     let mut adopted = None;
     if job.maybe_applied {
