@@ -1,6 +1,6 @@
 //! Running the mock servers: `ztoq-mock zephyr|qtest`, and in-process for `ztoq demo` and the
-//! tests. Each mock is wrapped by the fault injector (latency, errors, rate limit), which is
-//! idle unless configured.
+//! tests. Each mock is wrapped by the fault injector (latency and latency spikes, errors, rate
+//! limit, resets, hangs, truncated bodies, lost responses), which is idle unless configured.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -26,16 +26,46 @@ pub struct FaultArgs {
     /// Retry-After (seconds) sent with 429s.
     #[arg(long, default_value_t = 1)]
     pub retry_after_secs: u64,
+    /// Share of requests (0..1) delayed by --latency-spike-ms more.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_spike_rate: f64,
+    /// Extra delay of a latency spike, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub latency_spike_ms: u64,
+    /// Share of requests (0..1) whose connection is closed before they are handled (not applied).
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share of requests (0..1) left hanging for --timeout-ms, then closed (not applied).
+    #[arg(long, default_value_t = 0.0)]
+    pub timeout_rate: f64,
+    /// How long a hanging request hangs, in milliseconds.
+    #[arg(long, default_value_t = 90_000)]
+    pub timeout_ms: u64,
+    /// Share of requests (0..1) handled, then answered with a body cut off partway.
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Share of accepted POST/PUT requests (0..1) applied, then answered by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub lost_response_rate: f64,
 }
 
 impl FaultArgs {
-    fn config(&self) -> FaultConfig {
-        FaultConfig {
+    fn config(&self) -> Result<FaultConfig> {
+        let config = FaultConfig {
             latency_ms: self.latency_ms,
+            latency_spike_rate: self.latency_spike_rate,
+            latency_spike_ms: self.latency_spike_ms,
             fault_rate: self.fault_rate,
             rate_limit: self.rate_limit,
             retry_after_secs: self.retry_after_secs,
-        }
+            reset_rate: self.reset_rate,
+            timeout_rate: self.timeout_rate,
+            timeout_ms: self.timeout_ms,
+            truncate_rate: self.truncate_rate,
+            lost_response_rate: self.lost_response_rate,
+        };
+        config.check().map_err(anyhow::Error::msg)?;
+        Ok(config)
     }
 }
 
@@ -167,7 +197,7 @@ pub async fn run(command: MockCommand) -> Result<()> {
                 token,
                 base_url: None,
             };
-            let (mock, state) = start_zephyr(listen, config, faults.config()).await?;
+            let (mock, state) = start_zephyr(listen, config, faults.config()?).await?;
             tracing::info!(url = %format!("{}/v2", mock.url()), summary = ?state.summary(), "Zephyr mock listening");
             mock
         }
@@ -182,7 +212,7 @@ pub async fn run(command: MockCommand) -> Result<()> {
                 token,
                 ..QtestMockConfig::default()
             };
-            let (mock, _) = start_qtest(listen, config, faults.config()).await?;
+            let (mock, _) = start_qtest(listen, config, faults.config()?).await?;
             tracing::info!(url = %mock.url(), project_id, "qTest mock listening");
             mock
         }
@@ -190,4 +220,98 @@ pub async fn run(command: MockCommand) -> Result<()> {
     crate::commands::stop_signal().await;
     drop(mock);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: MockCommand,
+    }
+
+    fn faults_of(args: &[&str]) -> FaultArgs {
+        let cli = Cli::try_parse_from(["ztoq-mock"].iter().chain(args)).unwrap();
+        match cli.command {
+            MockCommand::Zephyr { faults, .. } | MockCommand::Qtest { faults, .. } => faults,
+        }
+    }
+
+    #[test]
+    fn fault_flags_reach_the_config() {
+        let config = faults_of(&[
+            "qtest",
+            "--latency-ms",
+            "5",
+            "--latency-spike-rate",
+            "0.1",
+            "--latency-spike-ms",
+            "700",
+            "--fault-rate",
+            "0.2",
+            "--rate-limit",
+            "50",
+            "--retry-after-secs",
+            "2",
+            "--reset-rate",
+            "0.03",
+            "--timeout-rate",
+            "0.04",
+            "--timeout-ms",
+            "3000",
+            "--truncate-rate",
+            "0.05",
+            "--lost-response-rate",
+            "0.06",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(
+            config,
+            FaultConfig {
+                latency_ms: 5,
+                latency_spike_rate: 0.1,
+                latency_spike_ms: 700,
+                fault_rate: 0.2,
+                rate_limit: Some(50.0),
+                retry_after_secs: 2,
+                reset_rate: 0.03,
+                timeout_rate: 0.04,
+                timeout_ms: 3000,
+                truncate_rate: 0.05,
+                lost_response_rate: 0.06,
+            }
+        );
+    }
+
+    #[test]
+    fn no_fault_flags_is_a_clean_mock() {
+        let config = faults_of(&["zephyr"]).config().unwrap();
+        assert_eq!(
+            config,
+            FaultConfig {
+                retry_after_secs: 1,
+                ..FaultConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_out_of_range_is_refused() {
+        for flag in [
+            "--fault-rate",
+            "--latency-spike-rate",
+            "--reset-rate",
+            "--timeout-rate",
+            "--truncate-rate",
+            "--lost-response-rate",
+        ] {
+            let e = faults_of(&["qtest", flag, "1.5"]).config().unwrap_err();
+            let name = flag.trim_start_matches("--").replace('-', "_");
+            assert!(e.to_string().contains(&name), "{flag}: {e}");
+        }
+    }
 }
