@@ -14,7 +14,7 @@ use ztoq_qtest::qtest::{
     Field, Module, Property, SearchParams, Status, TestCase, TestCycle, TestLog, TestRun, TestStep,
     TestStepLog,
 };
-use ztoq_qtest::{CycleParent, QtestAuth, QtestClient, RunParent, quote_query_value};
+use ztoq_qtest::{CycleParent, Deletion, QtestAuth, QtestClient, RunParent, quote_query_value};
 use ztoq_zephyr::{ClientOptions, Secret, ZephyrClient};
 
 /// Zephyr operations ztoq uses (vendored 2025 spec + the 2026 additions).
@@ -61,6 +61,12 @@ const QTEST_USED: &[&str] = &[
     "upload",
     "getAttachmentsOf",
     "searchArtifact",
+    // `ztoq rollback`.
+    "deleteByBlobHandleId",
+    "deleteTestRunById",
+    "deleteCycle",
+    "deleteTestCase",
+    "deleteModule",
 ];
 
 /// Serves `app` behind a recorder on 127.0.0.1:0; returns the origin (`http://127.0.0.1:port`).
@@ -476,6 +482,54 @@ async fn qtest_client_and_mock_conform_to_the_spec() {
         1
     );
 
+    // Rollback: children before parents; a container that still holds something is refused
+    // without force (400); a repeated delete finds 404, which the client reads as "already gone".
+    let on_case = qt.attachments("test-cases", case_id).await.unwrap()[0]
+        .id
+        .unwrap();
+    assert_eq!(
+        qt.delete_attachment("test-cases", case_id, on_case)
+            .await
+            .unwrap(),
+        Deletion::Deleted
+    );
+    assert_eq!(
+        qt.delete_attachment("test-cases", case_id, on_case)
+            .await
+            .unwrap(),
+        Deletion::AlreadyGone
+    );
+    let (top, sub) = (cycle.id.unwrap(), sub.id.unwrap());
+    assert_eq!(
+        qt.delete_test_cycle(sub, false).await.unwrap_err().status(),
+        Some(400)
+    );
+    assert_eq!(qt.delete_test_run(run_id).await.unwrap(), Deletion::Deleted);
+    assert_eq!(
+        qt.delete_test_cycle(sub, false).await.unwrap(),
+        Deletion::Deleted
+    );
+    assert_eq!(
+        qt.delete_test_cycle(top, true).await.unwrap(),
+        Deletion::Deleted
+    );
+    assert_eq!(
+        qt.delete_test_case(case_id).await.unwrap(),
+        Deletion::Deleted
+    );
+    assert_eq!(
+        qt.delete_test_case(case_id).await.unwrap(),
+        Deletion::AlreadyGone
+    );
+    assert_eq!(
+        qt.delete_module(root.id.unwrap(), true).await.unwrap(),
+        Deletion::Deleted
+    );
+    assert_eq!(
+        qt.delete_module(child.id.unwrap(), false).await.unwrap(),
+        Deletion::AlreadyGone
+    );
+
     let exchanges = recorder.take();
     assert!(
         exchanges
@@ -483,6 +537,14 @@ async fn qtest_client_and_mock_conform_to_the_spec() {
             .any(|e| e.path.ends_with("/test-cases") && e.status == 404),
         "the 404 create"
     );
+    for (method_path, status) in [("/blob-handles/", 404), ("/test-cycles/", 400)] {
+        assert!(
+            exchanges.iter().any(|e| e.method == "DELETE"
+                && e.path.contains(method_path)
+                && e.status == status),
+            "a {status} on DELETE …{method_path}"
+        );
+    }
     let spec = Spec::qtest().unwrap();
     assert_conforms("qtest", &spec, &exchanges, QTEST_USED);
 
@@ -500,6 +562,15 @@ async fn qtest_client_and_mock_conform_to_the_spec() {
         violations[0].contains("\"properties\" is a required property"),
         "{violations:?}"
     );
+
+    // Control: a module delete whose `force` is not a boolean is rejected.
+    let mut tampered = exchanges
+        .iter()
+        .find(|e| e.method == "DELETE" && e.path.contains("/modules/"))
+        .unwrap()
+        .clone();
+    tampered.query = Some("force=yes".into());
+    assert!(spec.validate(&tampered).is_err());
 }
 
 /// Injected faults (500/502/503/429, rate-limit 429s) carry bodies both specs accept for an

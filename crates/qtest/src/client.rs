@@ -79,6 +79,16 @@ impl RunParent {
     }
 }
 
+/// What a delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deletion {
+    /// qTest deleted the item (2xx).
+    Deleted,
+    /// qTest answered 404: the item, or the object it hangs on, no longer exists.
+    AlreadyGone,
+}
+
 /// A client for one qTest project. Cheap to clone (the connection pool is shared).
 #[derive(Clone)]
 pub struct QtestClient {
@@ -207,6 +217,27 @@ impl QtestClient {
             .json(body);
         let resp = send(Api::Qtest, operation, req).await?;
         read_json(Api::Qtest, operation, resp).await
+    }
+
+    /// `DELETE` a project-scoped path. Any 2xx is [`Deletion::Deleted`] (the body, a
+    /// `Message` or nothing, is not needed); a 404 is [`Deletion::AlreadyGone`]: the item (or
+    /// its owner) does not exist, which is what a repeated delete must find.
+    pub(crate) async fn delete(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Deletion, ApiError> {
+        let req = self.request(reqwest::Method::DELETE, path).query(query);
+        match send(Api::Qtest, operation, req).await {
+            Ok(resp) => {
+                // The delete is done; a body cut short changes nothing.
+                let _ = resp.bytes().await;
+                Ok(Deletion::Deleted)
+            }
+            Err(e) if e.status() == Some(404) => Ok(Deletion::AlreadyGone),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST` raw bytes with extra headers and decode the JSON answer.

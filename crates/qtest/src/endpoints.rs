@@ -3,7 +3,7 @@
 //! Paging differs per endpoint: test cases take `page`/`size` and answer a plain array; runs,
 //! logs and search take `page`/`pageSize` and answer `{links, page, page_size, total, items}`.
 
-use crate::client::{CycleParent, QtestClient, RunParent, config_error};
+use crate::client::{CycleParent, Deletion, QtestClient, RunParent, config_error};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use ztoq_http::ApiError;
@@ -261,6 +261,58 @@ impl QtestClient {
         self.get_json(
             "get_attachments",
             &format!("/{object_type}/{object_id}/attachments"),
+            &[],
+        )
+        .await
+    }
+
+    /// `DELETE …/modules/{moduleId}?force=`: without `force`, qTest refuses a module that
+    /// still holds sub-modules or test cases; with it, they are deleted too.
+    pub async fn delete_module(&self, id: i64, force: bool) -> Result<Deletion, ApiError> {
+        self.delete(
+            "delete_module",
+            &format!("/modules/{id}"),
+            &[("force", force.to_string())],
+        )
+        .await
+    }
+
+    /// `DELETE …/test-cases/{testCaseId}` (its steps, attachments and test runs go with it).
+    pub async fn delete_test_case(&self, id: i64) -> Result<Deletion, ApiError> {
+        self.delete("delete_test_case", &format!("/test-cases/{id}"), &[])
+            .await
+    }
+
+    /// `DELETE …/test-cycles/{testCycleId}?force=`: without `force`, qTest refuses a cycle
+    /// that still holds test cycles, suites or runs; with it, they are deleted too.
+    pub async fn delete_test_cycle(&self, id: i64, force: bool) -> Result<Deletion, ApiError> {
+        self.delete(
+            "delete_test_cycle",
+            &format!("/test-cycles/{id}"),
+            &[("force", force.to_string())],
+        )
+        .await
+    }
+
+    /// `DELETE …/test-runs/{testRunId}`. qTest has no delete for a single test log: a run's
+    /// logs (with their step logs and attachments) go with the run.
+    pub async fn delete_test_run(&self, id: i64) -> Result<Deletion, ApiError> {
+        self.delete("delete_test_run", &format!("/test-runs/{id}"), &[])
+            .await
+    }
+
+    /// `DELETE …/{objectType}/{objectId}/blob-handles/{blobHandleId}`: an attachment of a
+    /// test case, test log, step, … (qTest 7.5+).
+    pub async fn delete_attachment(
+        &self,
+        object_type: &str,
+        object_id: i64,
+        attachment_id: i64,
+    ) -> Result<Deletion, ApiError> {
+        check_object_type(object_type)?;
+        self.delete(
+            "delete_attachment",
+            &format!("/{object_type}/{object_id}/blob-handles/{attachment_id}"),
             &[],
         )
         .await

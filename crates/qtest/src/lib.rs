@@ -1,7 +1,8 @@
 //! ztoq's qTest Manager v3 client: the sink side of the migration. It logs in (or takes a
 //! token), reads field settings and execution statuses, creates modules, test cases with steps,
-//! test cycles, test runs, manual test logs and attachments, and reads them back (by listing
-//! with each endpoint's own paging, or by Data Query search for idempotency checks).
+//! test cycles, test runs, manual test logs and attachments, reads them back (by listing
+//! with each endpoint's own paging, or by Data Query search for idempotency checks), and
+//! deletes them again for a rollback (a 404 on delete is [`Deletion::AlreadyGone`]).
 //!
 //! Every call goes through `ztoq_http::send` and `read_json`, so failures arrive as classified
 //! [`ApiError`]s (transient, permanent, auth) and every request is counted and timed under
@@ -16,7 +17,7 @@ mod client;
 mod endpoints;
 mod query;
 
-pub use client::{CycleParent, QtestAuth, QtestClient, RunParent};
+pub use client::{CycleParent, Deletion, QtestAuth, QtestClient, RunParent};
 pub use query::quote_query_value;
 pub use ztoq_http::{ApiError, ClientOptions, ErrorClass, Secret};
 pub use ztoq_model::qtest;

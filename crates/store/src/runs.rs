@@ -1,5 +1,6 @@
 //! Runs: one row per (Zephyr project → qTest project) migration, found again by that pair so
-//! that enqueueing twice continues the same run.
+//! that enqueueing twice continues the same run (until the run is rolled back: see
+//! [`crate::rollback`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,7 +38,9 @@ fn run_from_row(row: &sqlx::postgres::PgRow) -> Result<Run, sqlx::Error> {
 }
 
 /// Finds the run for this source and target, creating it if there is none, and stores the
-/// settings resolved by this enqueue.
+/// settings resolved by this enqueue. A rolled-back run is history: the next enqueue of its
+/// project starts a new run. A run whose rollback is under way is refused
+/// (`InvalidArgument`, saying why): finish the rollback first.
 pub async fn upsert(
     conn: &mut PgConnection,
     zephyr_url: &str,
@@ -51,7 +54,9 @@ pub async fn upsert(
         INSERT INTO runs (zephyr_url, project_key, qtest_url, qtest_project_id, settings)
         VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (zephyr_url, project_key, qtest_url, qtest_project_id)
+            WHERE rolled_back_at IS NULL
         DO UPDATE SET settings = EXCLUDED.settings
+            WHERE runs.rollback_started_at IS NULL
         RETURNING *
         "#,
     )
@@ -60,9 +65,31 @@ pub async fn upsert(
     .bind(qtest_url)
     .bind(qtest_project_id)
     .bind(settings)
-    .fetch_one(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    run_from_row(&row)
+    match row {
+        Some(row) => run_from_row(&row),
+        None => {
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM runs WHERE zephyr_url = $1 AND project_key = $2 AND qtest_url = $3
+                   AND qtest_project_id = $4 AND rolled_back_at IS NULL",
+            )
+            .bind(zephyr_url)
+            .bind(project_key)
+            .bind(qtest_url)
+            .bind(qtest_project_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Err(sqlx::Error::InvalidArgument(match id {
+                Some(id) => format!(
+                    "run {id} of {project_key} → qTest project {qtest_project_id} is being rolled back: finish with `ztoq rollback --run {id}` before enqueueing again"
+                ),
+                None => format!(
+                    "the run of {project_key} → qTest project {qtest_project_id} changed while enqueueing; try again"
+                ),
+            }))
+        }
+    }
 }
 
 /// Loads a run.

@@ -203,11 +203,12 @@ impl Store {
             None => 1,
         };
         self.case_ids.push(id);
+        self.case_count += 1;
         self.index_add(Kind::Case, id, &name, &props);
         self.store_attachments(Target::Case, id, files);
         let rec = CaseRec {
             id,
-            pid_no: len_u32(self.case_ids.len()),
+            pid_no: self.case_count,
             name,
             module,
             order,
@@ -258,11 +259,16 @@ impl Store {
         siblings.push(id);
         let order = len_u32(siblings.len());
         self.cycle_ids.push(id);
+        self.cycle_count += 1;
         self.index_add(Kind::Cycle, id, &name, &[]);
         let rec = CycleRec {
             id,
-            pid_no: len_u32(self.cycle_ids.len()),
+            pid_no: self.cycle_count,
             name,
+            parent: match parent {
+                Parent::Cycle(p) => Some(p),
+                _ => None,
+            },
             description: boxed(body.description),
             target_release_id: body.target_release_id,
             order,
@@ -312,10 +318,12 @@ impl Store {
         siblings.push(id);
         let order = len_u32(siblings.len());
         self.run_ids.push(id);
+        self.run_count += 1;
+        self.runs_by_case.entry(case_id).or_default().push(id);
         self.index_add(Kind::Run, id, &name, &props);
         let rec = RunRec {
             id,
-            pid_no: len_u32(self.run_ids.len()),
+            pid_no: self.run_count,
             name,
             case: case_id,
             version_id,

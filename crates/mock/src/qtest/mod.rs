@@ -2,7 +2,9 @@
 //!
 //! It serves the endpoints ztoq writes and reads — OAuth login, project, field settings,
 //! execution statuses, modules, test cases with steps, test cycles, test runs, manual test logs
-//! with step logs, attachments and Data Query search — with qTest's paths, snake_case JSON,
+//! with step logs, attachments and Data Query search, and the deletes a rollback needs (module,
+//! test case, test cycle, test run, attachment; `force=true` on containers removes what they
+//! hold, as qTest does) — with qTest's paths, snake_case JSON,
 //! `pid`s, paging shapes and status codes (test case create answers 200, the other creates 201),
 //! and it rejects what the real one rejects: a missing parent, test case or run (404), a missing
 //! name, `properties`, status or execution date, an unknown field id or choice value, a step log
@@ -15,6 +17,7 @@
 
 mod auth;
 mod create;
+mod delete;
 mod error;
 mod fields;
 mod parent;
@@ -32,7 +35,7 @@ pub use state::{MAX_ATTACHMENT_BYTES, QtestMockConfig, QtestState, Summary};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use std::sync::Arc;
 
 /// Request bodies above this are refused by axum itself (attachments above 50 MB get a JSON 413
@@ -59,7 +62,7 @@ pub fn router(state: Arc<QtestState>) -> Router {
         )
         .route(
             &format!("{p}/modules/{{moduleId}}"),
-            get(routes_design::module),
+            get(routes_design::module).delete(delete::module),
         )
         .route(
             &format!("{p}/test-cases"),
@@ -67,7 +70,7 @@ pub fn router(state: Arc<QtestState>) -> Router {
         )
         .route(
             &format!("{p}/test-cases/{{idOrPid}}"),
-            get(routes_design::case),
+            get(routes_design::case).delete(delete::case),
         )
         .route(
             &format!("{p}/test-cycles"),
@@ -75,7 +78,7 @@ pub fn router(state: Arc<QtestState>) -> Router {
         )
         .route(
             &format!("{p}/test-cycles/{{testCycleId}}"),
-            get(routes_exec::cycle),
+            get(routes_exec::cycle).delete(delete::cycle),
         )
         .route(
             &format!("{p}/test-runs"),
@@ -83,7 +86,7 @@ pub fn router(state: Arc<QtestState>) -> Router {
         )
         .route(
             &format!("{p}/test-runs/{{testRunId}}"),
-            get(routes_exec::run),
+            get(routes_exec::run).delete(delete::run),
         )
         .route(
             &format!("{p}/test-runs/{{testRunId}}/test-logs"),
@@ -96,6 +99,10 @@ pub fn router(state: Arc<QtestState>) -> Router {
         .route(
             &format!("{p}/{{objectType}}/{{objectId}}/blob-handles"),
             post(routes_files::upload),
+        )
+        .route(
+            &format!("{p}/{{objectType}}/{{objectId}}/blob-handles/{{blobHandleId}}"),
+            delete(routes_files::delete),
         )
         .route(
             &format!("{p}/{{objectType}}/{{objectId}}/attachments"),

@@ -234,8 +234,7 @@ pub(crate) fn case_id(store: &Store, id_or_pid: &str) -> Option<i64> {
     if !prefix.eq_ignore_ascii_case("TC") {
         return None;
     }
-    let n = n.parse::<usize>().ok()?;
-    store.case_ids.get(n.checked_sub(1)?).copied()
+    store.case_by_pid(n.parse::<u32>().ok()?)
 }
 
 /// `GET …/test-cases/{idOrPid}[?expand=teststep]`.

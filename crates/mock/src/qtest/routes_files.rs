@@ -1,5 +1,6 @@
 //! Attachment routes: raw-body upload to `…/{objectType}/{objectId}/blob-handles` (headers
-//! `File-Name` and `Content-Type`, 50 MB cap) and `…/{objectType}/{objectId}/attachments`.
+//! `File-Name` and `Content-Type`, 50 MB cap), `…/{objectType}/{objectId}/attachments`, and
+//! `DELETE …/{objectType}/{objectId}/blob-handles/{blobHandleId}`.
 //!
 //! Only metadata is kept (name, type, time): the bytes are counted and dropped, so the mock's
 //! memory does not grow with uploaded content.
@@ -80,6 +81,20 @@ pub(crate) async fn upload(
         StatusCode::CREATED,
         Json(render(&state, store).attachment(rec, id)),
     ))
+}
+
+/// `DELETE …/{objectType}/{objectId}/blob-handles/{blobHandleId}` → 200 `Message`; 404 when
+/// the owner or the attachment does not exist.
+pub(crate) async fn delete(
+    State(state): State<Arc<QtestState>>,
+    Path((project, object_type, id, attachment_id)): Path<(i64, String, i64, i64)>,
+) -> MockResult<Json<super::delete::DeletedOut>> {
+    check_project(&state, project)?;
+    let t = existing_target(&state, &object_type, id)?;
+    state.write().delete_attachment(t, id, attachment_id)?;
+    Ok(super::delete::deleted(format!(
+        "Attachment {attachment_id} deleted"
+    )))
 }
 
 /// `GET …/{objectType}/{objectId}/attachments`.

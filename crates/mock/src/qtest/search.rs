@@ -179,13 +179,10 @@ fn resolve(
         let v = clause.value.trim();
         let id = match v.split_once('-') {
             Some((p, n)) if p.eq_ignore_ascii_case(prefix) => {
-                n.parse::<usize>().ok().and_then(|n| {
-                    let ids = match kind {
-                        Kind::Case => &store.case_ids,
-                        Kind::Run => &store.run_ids,
-                        Kind::Cycle => &store.cycle_ids,
-                    };
-                    ids.get(n.checked_sub(1)?).copied()
+                n.parse::<u32>().ok().and_then(|n| match kind {
+                    Kind::Case => store.case_by_pid(n),
+                    Kind::Run => store.run_by_pid(n),
+                    Kind::Cycle => store.cycle_by_pid(n),
                 })
             }
             _ => v.parse::<i64>().ok(),

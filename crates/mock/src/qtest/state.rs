@@ -163,6 +163,8 @@ pub(crate) struct CycleRec {
     pub id: i64,
     pub pid_no: u32,
     pub name: Box<str>,
+    /// The parent cycle; `None` under the root.
+    pub parent: Option<i64>,
     pub description: Option<Box<str>>,
     pub target_release_id: Option<i64>,
     pub order: u32,
@@ -225,19 +227,26 @@ pub(crate) struct Store {
     pub(crate) module_count: u32,
     pub(crate) api_module: Option<i64>,
     pub cases: HashMap<i64, CaseRec>,
-    /// Case ids in creation order (index = pid number − 1).
+    /// Ids of the existing cases in creation order (ids and pid numbers both ascend, so a
+    /// `pid` is found by binary search: see [`Store::by_pid`]).
     pub case_ids: Vec<i64>,
+    /// Cases created so far, deleted ones included (the next case's pid number − 1).
+    pub(crate) case_count: u32,
     pub step_case: HashMap<i64, i64>,
     pub cycles: HashMap<i64, CycleRec>,
     pub cycle_ids: Vec<i64>,
+    pub(crate) cycle_count: u32,
     pub root_cycles: Vec<i64>,
     pub runs: HashMap<i64, RunRec>,
     pub run_ids: Vec<i64>,
+    pub(crate) run_count: u32,
     pub runs_by_parent: HashMap<Parent, Vec<i64>>,
+    /// Runs of each test case (deleting a case deletes its runs, as qTest does).
+    pub(crate) runs_by_case: HashMap<i64, Vec<i64>>,
     pub logs: HashMap<i64, LogRec>,
     pub step_log_owner: HashMap<i64, i64>,
     pub attachments: HashMap<(Target, i64), Vec<AttachmentRec>>,
-    attachment_count: u64,
+    pub(crate) attachment_count: u64,
     pub(crate) index: HashMap<IndexKey, Vec<i64>>,
     /// The test-run system field "Status" (set by each new log).
     pub(crate) run_status_field: Option<i64>,
@@ -289,13 +298,17 @@ impl Store {
             api_module: None,
             cases: HashMap::new(),
             case_ids: Vec::new(),
+            case_count: 0,
             step_case: HashMap::new(),
             cycles: HashMap::new(),
             cycle_ids: Vec::new(),
+            cycle_count: 0,
             root_cycles: Vec::new(),
             runs: HashMap::new(),
             run_ids: Vec::new(),
+            run_count: 0,
             runs_by_parent: HashMap::new(),
+            runs_by_case: HashMap::new(),
             logs: HashMap::new(),
             step_log_owner: HashMap::new(),
             attachments: HashMap::new(),
@@ -394,6 +407,51 @@ impl Store {
                 .or_default()
                 .push(id);
         }
+    }
+
+    /// Drops `id` from the search index entries `index_add` made for it.
+    pub(crate) fn index_remove(&mut self, kind: Kind, id: i64, name: &str, props: &[PropVal]) {
+        let mut keys = vec![IndexKey::Name(kind, hash_str(name))];
+        keys.extend(
+            props
+                .iter()
+                .filter(|p| !(kind == Kind::Run && Some(p.field) == self.run_status_field))
+                .map(|p| IndexKey::Prop(kind, p.field, hash_str(&p.value))),
+        );
+        for key in keys {
+            if let Some(ids) = self.index.get_mut(&key) {
+                ids.retain(|&x| x != id);
+                if ids.is_empty() {
+                    self.index.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The id of the object with pid number `n` among `ids` (ascending ids of existing objects,
+    /// whose pid numbers ascend with them); `pid_of` reads an id's pid number.
+    pub(crate) fn by_pid(ids: &[i64], n: u32, pid_of: impl Fn(i64) -> Option<u32>) -> Option<i64> {
+        let at = ids.partition_point(|&id| pid_of(id).is_some_and(|p| p < n));
+        ids.get(at).copied().filter(|&id| pid_of(id) == Some(n))
+    }
+
+    /// A test case by pid number (`TC-n`).
+    pub(crate) fn case_by_pid(&self, n: u32) -> Option<i64> {
+        Self::by_pid(&self.case_ids, n, |id| {
+            self.cases.get(&id).map(|c| c.pid_no)
+        })
+    }
+
+    /// A test run by pid number (`TR-n`).
+    pub(crate) fn run_by_pid(&self, n: u32) -> Option<i64> {
+        Self::by_pid(&self.run_ids, n, |id| self.runs.get(&id).map(|r| r.pid_no))
+    }
+
+    /// A test cycle by pid number (`CL-n`).
+    pub(crate) fn cycle_by_pid(&self, n: u32) -> Option<i64> {
+        Self::by_pid(&self.cycle_ids, n, |id| {
+            self.cycles.get(&id).map(|c| c.pid_no)
+        })
     }
 
     /// Candidate ids whose name hashes like `name` (callers re-check the name).
