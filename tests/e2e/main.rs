@@ -6,5 +6,11 @@
 
 mod support;
 
+mod crashes;
+mod credentials;
 mod failures;
+mod faults;
+mod hostile;
 mod migrate;
+mod rollback;
+mod secrets;

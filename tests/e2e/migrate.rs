@@ -1,7 +1,7 @@
 //! Whole runs: a generated project migrated by two worker processes and verified; enqueueing
 //! twice; transient API errors retried to success.
 
-use crate::support::{Env, KINDS, kind};
+use crate::support::{Env, KINDS, assert_migrated_exactly_once, kind};
 use std::time::Duration;
 use ztoq_mock::faults::FaultConfig;
 
@@ -32,73 +32,7 @@ async fn a_generated_project_is_migrated_by_two_workers_and_verified() {
         "about 2,000 records, got {total}"
     );
 
-    let (ok, report) = env.verify(run);
-    assert!(ok, "verification failed: {report}");
-    for k in KINDS {
-        let migrated = kind(&report, k, "migrated");
-        assert_eq!(
-            migrated,
-            kind(&report, k, "source"),
-            "{k}: every record migrated"
-        );
-        assert_eq!(
-            kind(&report, k, "verified"),
-            migrated,
-            "{k}: every copy equal to the transform of its source"
-        );
-        assert_eq!(
-            kind(&report, k, "in_qtest"),
-            migrated,
-            "{k}: exactly one copy each"
-        );
-    }
-    assert_eq!(report["mismatches"].as_array().map(|m| m.len()), Some(0));
-
-    // What the qTest mock holds, counted by the mock itself.
-    let held = env.qtest_state.summary();
-    assert_eq!(held.test_cases, source.test_cases);
-    assert_eq!(
-        held.test_logs + unexecuted(&env, run).await,
-        source.executions
-    );
-    assert_eq!(
-        held.attachments,
-        source.test_case_attachments + source.execution_attachments
-    );
-    assert_eq!(held.test_step_logs, logged_step_results(&env, run).await);
-}
-
-/// Executions that never ran (no actualEndDate): they get a test run and no log.
-async fn unexecuted(env: &Env, run: i64) -> u64 {
-    let pool = env.db.pool().await;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM src_test_executions WHERE run_id = $1 AND actual_end_date IS NULL",
-    )
-    .bind(run)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    n as u64
-}
-
-/// Step results that must appear as step logs: those of executed executions whose step is
-/// kept in qTest (non-empty steps).
-async fn logged_step_results(env: &Env, run: i64) -> u64 {
-    let pool = env.db.pool().await;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM records e
-         JOIN src_test_executions x ON x.run_id = e.run_id AND x.id = e.source_id
-         JOIN src_execution_steps s ON s.run_id = e.run_id AND s.execution_id = e.source_id
-         JOIN src_test_cases c ON c.run_id = e.run_id AND c.key = x.test_case_key
-         JOIN records cr ON cr.run_id = e.run_id AND cr.kind = 'test_case' AND cr.source_id = c.id
-         WHERE e.run_id = $1 AND e.kind = 'execution' AND x.actual_end_date IS NOT NULL
-           AND (cr.qtest_data->'step_ids'->>s.idx) IS NOT NULL",
-    )
-    .bind(run)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    n as u64
+    assert_migrated_exactly_once(&env, run).await;
 }
 
 async fn counts(env: &Env, run: i64) -> (i64, i64, i64) {

@@ -100,7 +100,15 @@ impl EnqueueArgs {
 pub async fn enqueue(args: EnqueueArgs) -> Result<()> {
     let config = args.config()?;
     let pool = open_db(&args.db, 4).await?;
-    let report = ztoq_crawl::enqueue(&config, &pool).await?;
+    let report = ztoq_crawl::enqueue(&config, &pool)
+        .await
+        .map_err(|e| match &e {
+            ztoq_crawl::EnqueueError::Auth { source, .. } => anyhow::anyhow!(
+                "{e}. Fix {} and run ztoq-enqueue again.",
+                ztoq_http::credential_variables(source.api())
+            ),
+            _ => e.into(),
+        })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -153,8 +161,9 @@ pub struct WorkerArgs {
     /// Backoff cap, in seconds.
     #[arg(long, env = "ZTOQ_BACKOFF_MAX_SECS", default_value_t = 60)]
     pub backoff_max_secs: u64,
-    /// Seconds a record waits before trying again while credentials are refused.
-    #[arg(long, env = "ZTOQ_AUTH_PAUSE_SECS", default_value_t = 30)]
+    /// Seconds before a record whose credentials were refused may run again (on a worker
+    /// started with fixed credentials).
+    #[arg(long, env = "ZTOQ_AUTH_PAUSE_SECS", default_value_t = 5)]
     pub auth_pause_secs: u64,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, env = "ZTOQ_METRICS_ADDR")]
@@ -191,9 +200,16 @@ pub async fn worker(args: WorkerArgs) -> Result<()> {
         name: args.name,
         http: args.http.options(),
     };
-    ztoq_worker::run(config, stop_signal()).await?;
-    Ok(())
+    match ztoq_worker::run(config, stop_signal()).await {
+        Ok(()) => Ok(()),
+        // Already logged once, with what to fix; a distinct exit code for supervisors.
+        Err(ztoq_worker::RunError::Credentials(_)) => std::process::exit(EXIT_CREDENTIALS),
+        Err(e) => Err(e.into()),
+    }
 }
+
+/// `ztoq-worker`'s exit status when an API refused its credentials.
+pub const EXIT_CREDENTIALS: i32 = 3;
 
 /// Flags of the commands that look at one run.
 #[derive(Debug, Args)]
@@ -244,6 +260,7 @@ pub async fn status(args: RunArgs) -> Result<()> {
     let counts = report::counts(&mut conn, args.run_id).await?;
     let queue = report::queue_depth(&mut conn).await?;
     let total = report::total(&counts);
+    let rollback = ztoq_store::rollback::state(&mut conn, args.run_id).await?;
     if args.json {
         let kinds: serde_json::Map<String, serde_json::Value> = counts
             .iter()
@@ -258,6 +275,7 @@ pub async fn status(args: RunArgs) -> Result<()> {
             "run_id": run.id,
             "project_key": run.project_key,
             "paused_reason": run.paused_reason,
+            "rollback": rollback,
             "finished": total.waiting == 0 && total.ready == 0,
             "kinds": kinds,
             "total": total,
@@ -271,6 +289,11 @@ pub async fn status(args: RunArgs) -> Result<()> {
         );
         if let Some(reason) = &run.paused_reason {
             println!("PAUSED: {reason}");
+        }
+        match rollback.as_ref().map(|r| (r.started_at, r.finished_at)) {
+            Some((_, Some(at))) => println!("ROLLED BACK at {at}"),
+            Some((Some(at), None)) => println!("ROLLING BACK since {at} (unfinished)"),
+            _ => {}
         }
         print_counts(&counts);
         println!("queue: {queue:?}");

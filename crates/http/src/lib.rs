@@ -1,5 +1,6 @@
 //! What ztoq's two API clients (Zephyr and qTest) have in common: one error type that says what
-//! a retry policy needs to know, `Retry-After` parsing, a secret wrapper that never prints its
+//! a retry policy needs to know, the retry policy itself (backoff with full jitter, shared by
+//! the worker and the crawl), `Retry-After` parsing, a secret wrapper that never prints its
 //! value, the shared reqwest client set-up and the per-request metrics.
 //!
 //! Invariant: an [`ApiError`] is classified once, here, from the HTTP outcome; callers decide
@@ -7,9 +8,11 @@
 #![warn(missing_docs)]
 
 mod error;
+mod retry;
 mod secret;
 mod send;
 
 pub use error::{ApiError, ErrorClass, classify_status, parse_retry_after};
-pub use secret::Secret;
+pub use retry::RetryPolicy;
+pub use secret::{Secret, credential_variables};
 pub use send::{Api, ClientOptions, build_client, error_chain, read_json, send};

@@ -36,6 +36,15 @@ impl fmt::Display for Secret {
     }
 }
 
+/// What to fix when an API refuses ztoq's credentials: the environment variables ztoq's
+/// programs read them from. `api` is [`crate::ApiError::api`] (`zephyr` or `qtest`).
+pub fn credential_variables(api: &str) -> &'static str {
+    match api {
+        "zephyr" => "ZTOQ_ZEPHYR_TOKEN",
+        _ => "ZTOQ_QTEST_TOKEN, or ZTOQ_QTEST_USERNAME and ZTOQ_QTEST_PASSWORD",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

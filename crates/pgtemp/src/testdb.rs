@@ -27,6 +27,24 @@ impl TestDb {
                 (pg.url(), Some(pg))
             }
         };
+        TestDb::create(admin_url, temp).await
+    }
+
+    /// A database in a throwaway cluster of its own, whatever the environment says: for
+    /// tests that stop or restart the server ([`TestDb::cluster`]).
+    pub async fn in_own_cluster() -> TestDb {
+        let pg = TempPostgres::start()
+            .await
+            .expect("start a throwaway Postgres");
+        TestDb::create(pg.url(), Some(pg)).await
+    }
+
+    /// The throwaway cluster the database lives in, if it has one of its own.
+    pub fn cluster(&self) -> Option<&TempPostgres> {
+        self._temp.as_ref()
+    }
+
+    async fn create(admin_url: String, temp: Option<TempPostgres>) -> TestDb {
         let name = format!("ztoq_e2e_{}_{}", std::process::id(), rand_suffix());
         let admin = connect(&admin_url).await.expect("connect to Postgres");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

@@ -12,8 +12,10 @@
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod lease;
 pub mod records;
 pub mod report;
+pub mod rollback;
 pub mod runs;
 pub mod snapshot;
 

@@ -287,18 +287,36 @@ pub async fn find(
 
 /// The records a record depends on.
 pub async fn parents(conn: &mut PgConnection, record_id: i64) -> Result<Vec<Record>, sqlx::Error> {
+    Ok(parents_of(conn, &[record_id])
+        .await?
+        .remove(&record_id)
+        .unwrap_or_default())
+}
+
+/// The parents of each of `record_ids`, in one query (a page of records at a time, instead of
+/// one query per record). Records without parents are absent from the map.
+pub async fn parents_of(
+    conn: &mut PgConnection,
+    record_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<Record>>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM records p JOIN record_deps d ON d.parent_id = p.id WHERE d.child_id = $1",
+        "SELECT d.child_id, {} FROM records p JOIN record_deps d ON d.parent_id = p.id
+         WHERE d.child_id = ANY($1)",
         RECORD_COLUMNS
             .split(", ")
             .map(|c| format!("p.{c}"))
             .collect::<Vec<_>>()
             .join(", ")
     )))
-    .bind(record_id)
+    .bind(record_ids)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(record_from_row).collect()
+    let mut out: std::collections::HashMap<i64, Vec<Record>> = std::collections::HashMap::new();
+    for row in &rows {
+        let child: i64 = row.try_get("child_id")?;
+        out.entry(child).or_default().push(record_from_row(row)?);
+    }
+    Ok(out)
 }
 
 /// Done records of a run and kind, in pages ordered by id (for verification and rollback).
@@ -477,7 +495,9 @@ pub struct RetrySummary {
 
 /// Brings a run's failed records back (attempts reset, new jobs), unblocks their dependents,
 /// and gives a job to any ready record that lost its own (e.g. apalis gave up on it).
+/// Refuses (`InvalidArgument`, saying why) a run that is rolling back or rolled back.
 pub async fn retry_run(conn: &mut PgConnection, run_id: i64) -> Result<RetrySummary, sqlx::Error> {
+    crate::rollback::ensure_not_rolled_back(conn, run_id).await?;
     let failed: Vec<i64> = sqlx::query_scalar(
         "UPDATE records SET state = 'ready', attempts = 0, updated_at = now()
          WHERE run_id = $1 AND state = 'failed' AND pending_deps = 0 RETURNING id",

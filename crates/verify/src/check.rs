@@ -65,10 +65,12 @@ impl Ctx<'_> {
             let page = records::done_page(&mut conn, self.run_id, kind, after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
-            for r in page {
-                let parents = records::parents(&mut conn, r.id).await?;
-                out.push((r, parents));
-            }
+            let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+            let mut parents = records::parents_of(&mut conn, &ids).await?;
+            out.extend(page.into_iter().map(|r| {
+                let p = parents.remove(&r.id).unwrap_or_default();
+                (r, p)
+            }));
         }
         Ok(out)
     }

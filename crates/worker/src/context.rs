@@ -35,6 +35,8 @@ pub struct Ctx {
     /// Configuration.
     pub config: WorkerConfig,
     runs: Mutex<HashMap<i64, Arc<RunCtx>>>,
+    /// Why this process must stop on its own (refused credentials); `None` while it may go on.
+    stop: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Ctx {
@@ -44,7 +46,32 @@ impl Ctx {
             pool,
             config,
             runs: Mutex::new(HashMap::new()),
+            stop: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Asks the process to stop (no new records; those in flight finish) for `reason`.
+    /// Returns whether this was the first request, so the reason is logged once.
+    pub fn stop_for(&self, reason: String) -> bool {
+        self.stop.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            true
+        })
+    }
+
+    /// The reason given to [`Ctx::stop_for`], if it was called.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.stop.borrow().clone()
+    }
+
+    /// Resolves once [`Ctx::stop_for`] has been called.
+    pub async fn stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        // The sender lives as long as `self`, so this only ends when a reason is set.
+        let _ = rx.wait_for(Option::is_some).await;
     }
 
     /// The run's context, built (settings read, clients connected) on first use.

@@ -23,6 +23,9 @@ pub enum RunError {
     /// The queue failed.
     #[error("queue: {0}")]
     Queue(String),
+    /// An API refused the credentials; the worker stopped (records kept their attempts).
+    #[error("{0}")]
+    Credentials(String),
 }
 
 /// Runs until `shutdown` resolves (then finishes in-flight records, up to the configured
@@ -34,8 +37,9 @@ pub async fn run(
     if let Some(addr) = config.metrics_addr {
         crate::metrics::install(addr).map_err(RunError::Metrics)?;
     }
-    // One connection per in-flight record plus the queue's fetches and heartbeats.
-    let pool = ztoq_store::connect(&config.database_url, config.concurrency as u32 + 4).await?;
+    // Per in-flight record: the transaction holding its work lock and one for its writes;
+    // plus the queue's fetches and heartbeats.
+    let pool = ztoq_store::connect(&config.database_url, config.concurrency as u32 * 2 + 4).await?;
     ztoq_store::migrate(&pool).await?;
     let ctx = Arc::new(Ctx::new(pool.clone(), config.clone()));
     crate::metrics::spawn_queue_depth_poller(pool.clone());
@@ -50,6 +54,8 @@ pub async fn run(
     info!(worker = %name, concurrency = config.concurrency, batch = config.batch_size, lease_secs = config.lease.as_secs(), "worker starting");
 
     let poll = config.poll_interval;
+    let stop_ctx = ctx.clone();
+    let signal_ctx = ctx.clone();
     let concurrency = config.concurrency;
     let monitor = Monitor::new()
         .register(move |restarts| {
@@ -70,14 +76,23 @@ pub async fn run(
         .shutdown_timeout(config.shutdown_timeout);
     monitor
         .run_with_signal(async move {
-            shutdown.await;
-            info!("stop requested: taking no new records, finishing those in flight");
+            tokio::select! {
+                () = shutdown => {
+                    info!("stop requested: taking no new records, finishing those in flight");
+                }
+                () = signal_ctx.stopped() => {
+                    info!("stopping: taking no new records, finishing those in flight");
+                }
+            }
             Ok(())
         })
         .await
         .map_err(|e| RunError::Queue(e.to_string()))?;
     info!("worker stopped");
-    Ok(())
+    match stop_ctx.stop_reason() {
+        Some(reason) => Err(RunError::Credentials(reason)),
+        None => Ok(()),
+    }
 }
 
 async fn task(job: RecordJob, ctx: Data<Arc<Ctx>>, attempt: Attempt) -> Result<(), BoxDynError> {

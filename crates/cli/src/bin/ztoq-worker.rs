@@ -5,7 +5,9 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Processes ztoq migration jobs from Postgres until SIGTERM"
+    about = "Processes ztoq migration jobs from Postgres until SIGTERM",
+    // A flag given twice takes its last value (wrappers can append overrides).
+    args_override_self = true
 )]
 struct Cli {
     #[command(flatten)]
