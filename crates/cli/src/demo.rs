@@ -2,19 +2,24 @@
 //! (unless `DATABASE_URL` is given), both mock APIs in this process, an enqueue, W worker
 //! processes, a live progress bar, a verification report, and clean-up. Exits 0 only when
 //! every record was migrated and verified.
+//!
+//! The set-up pieces ([`database`], [`Mocks`], [`spawn_workers`], [`progress`]) are shared
+//! with `ztoq bench`.
 
 use crate::args::DbArgs;
-use crate::mock::{DEMO_QTEST_TOKEN, DEMO_ZEPHYR_TOKEN, start_qtest, start_zephyr};
+use crate::mock::{DEMO_QTEST_TOKEN, DEMO_ZEPHYR_TOKEN, RunningMock, start_qtest, start_zephyr};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ztoq_crawl::EnqueueConfig;
 use ztoq_http::{ClientOptions, Secret};
 use ztoq_mock::faults::FaultConfig;
 use ztoq_mock::qtest::QtestMockConfig;
-use ztoq_mock::zephyr::ZephyrMockConfig;
+use ztoq_mock::zephyr::{ZephyrMockConfig, ZephyrState};
 use ztoq_qtest::QtestAuth;
 
 /// `ztoq demo` flags.
@@ -49,11 +54,13 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
-/// Stops worker processes with SIGTERM (graceful), then waits for them.
-struct Workers(Vec<tokio::process::Child>);
+/// Worker processes; [`Workers::stop`] stops them with SIGTERM (graceful) and waits, `Drop`
+/// kills what is left.
+pub struct Workers(pub Vec<tokio::process::Child>);
 
 impl Workers {
-    async fn stop(&mut self) {
+    /// SIGTERM to each, then waits up to 40 s each (killing those that do not exit).
+    pub async fn stop(&mut self) {
         for child in &self.0 {
             if let Some(pid) = child.id() {
                 let _ = std::process::Command::new("kill")
@@ -70,6 +77,11 @@ impl Workers {
             }
         }
     }
+
+    /// Process ids of the workers still running.
+    pub fn pids(&self) -> Vec<u32> {
+        self.0.iter().filter_map(|c| c.id()).collect()
+    }
 }
 
 impl Drop for Workers {
@@ -80,94 +92,128 @@ impl Drop for Workers {
     }
 }
 
-/// Runs the demo; returns whether everything was migrated and verified.
-pub async fn run(args: DemoArgs) -> Result<bool> {
-    let started = Instant::now();
-    let temp_pg;
-    let database_url = match args.db.url() {
-        Ok(url) => url,
+/// The database of a demo or benchmark: `--database-url` (or the environment), else a
+/// throwaway cluster, which lives as long as the returned handle.
+pub async fn database(db: &DbArgs) -> Result<(String, Option<ztoq_pgtemp::TempPostgres>)> {
+    match db.url() {
+        Ok(url) => Ok((url, None)),
         Err(_) => {
             eprintln!("starting a throwaway Postgres …");
-            temp_pg = ztoq_pgtemp::TempPostgres::start()
+            let temp_pg = ztoq_pgtemp::TempPostgres::start()
                 .await
                 .context("starting a throwaway Postgres")?;
-            temp_pg.url()
+            Ok((temp_pg.url(), Some(temp_pg)))
         }
-    };
-    let faults = FaultConfig {
-        latency_ms: args.latency_ms,
-        fault_rate: args.fault_rate,
-        ..FaultConfig::default()
-    };
-    let project_key = "DEMO".to_string();
-    let (zephyr, zephyr_state) = start_zephyr(
-        "127.0.0.1:0".parse()?,
-        ZephyrMockConfig {
-            seed: args.seed,
-            scale: args.records,
-            project_key: project_key.clone(),
-            token: DEMO_ZEPHYR_TOKEN.into(),
-            base_url: None,
-        },
-        faults.clone(),
-    )
-    .await?;
-    let qtest_config = QtestMockConfig {
-        token: DEMO_QTEST_TOKEN.into(),
-        ..QtestMockConfig::default()
-    };
-    let project_id = qtest_config.project_id;
-    let (qtest, _qtest_state) = start_qtest("127.0.0.1:0".parse()?, qtest_config, faults).await?;
-    eprintln!(
-        "mock Zephyr at {}/v2 ({:?})",
-        zephyr.url(),
-        zephyr_state.summary()
-    );
-    eprintln!("mock qTest at {}", qtest.url());
+    }
+}
 
-    let pool = ztoq_store::connect(&database_url, 8)
-        .await
-        .context("connecting to Postgres")?;
-    ztoq_store::migrate(&pool)
-        .await
-        .context("migrating the database")?;
-    let enqueue = EnqueueConfig {
-        zephyr_url: format!("{}/v2", zephyr.url()),
-        zephyr_token: Secret::new(DEMO_ZEPHYR_TOKEN),
-        project_key,
-        qtest_url: qtest.url(),
-        qtest_auth: QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)),
-        qtest_project_id: project_id,
-        page_size: 1000,
-        http: ClientOptions::default(),
-    };
-    let report = ztoq_crawl::enqueue(&enqueue, &pool).await?;
-    let run_id = report.run_id;
-    eprintln!(
-        "enqueued run {run_id}: {} records in {:.1}s",
-        report.inserted.values().sum::<u64>(),
-        report.elapsed_secs
-    );
+/// Both mock APIs, running in this process, serving a generated project.
+pub struct Mocks {
+    /// The Zephyr mock.
+    pub zephyr: RunningMock,
+    /// Its state (the generated project).
+    pub zephyr_state: Arc<ZephyrState>,
+    /// The qTest mock.
+    pub qtest: RunningMock,
+    /// Zephyr project key.
+    pub project_key: String,
+    /// qTest project id.
+    pub project_id: i64,
+}
 
+impl Mocks {
+    /// Starts both mocks on free loopback ports: a Zephyr project of about `records` records
+    /// (`seed`), an empty qTest project; prints where they listen.
+    pub async fn start(
+        records: u64,
+        seed: u64,
+        zephyr_faults: FaultConfig,
+        qtest_faults: FaultConfig,
+    ) -> Result<Mocks> {
+        let project_key = "DEMO".to_string();
+        let (zephyr, zephyr_state) = start_zephyr(
+            "127.0.0.1:0".parse()?,
+            ZephyrMockConfig {
+                seed,
+                scale: records,
+                project_key: project_key.clone(),
+                token: DEMO_ZEPHYR_TOKEN.into(),
+                base_url: None,
+            },
+            zephyr_faults,
+        )
+        .await?;
+        let qtest_config = QtestMockConfig {
+            token: DEMO_QTEST_TOKEN.into(),
+            ..QtestMockConfig::default()
+        };
+        let project_id = qtest_config.project_id;
+        let (qtest, _qtest_state) =
+            start_qtest("127.0.0.1:0".parse()?, qtest_config, qtest_faults).await?;
+        eprintln!(
+            "mock Zephyr at {}/v2 ({:?})",
+            zephyr.url(),
+            zephyr_state.summary()
+        );
+        eprintln!("mock qTest at {}", qtest.url());
+        Ok(Mocks {
+            zephyr,
+            zephyr_state,
+            qtest,
+            project_key,
+            project_id,
+        })
+    }
+
+    /// The enqueue settings for the mocks' project.
+    pub fn enqueue_config(&self) -> EnqueueConfig {
+        EnqueueConfig {
+            zephyr_url: format!("{}/v2", self.zephyr.url()),
+            zephyr_token: Secret::new(DEMO_ZEPHYR_TOKEN),
+            project_key: self.project_key.clone(),
+            qtest_url: self.qtest.url(),
+            qtest_auth: QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)),
+            qtest_project_id: self.project_id,
+            page_size: 1000,
+            http: ClientOptions::default(),
+        }
+    }
+}
+
+/// A program installed next to the running one (`ztoq-worker`, `ztoq-enqueue`).
+pub fn sibling_exe(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let worker_exe = exe.with_file_name(format!("ztoq-worker{}", std::env::consts::EXE_SUFFIX));
-    if !worker_exe.exists() {
+    let path = exe.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
         bail!(
             "{} not found: build all binaries (cargo build --release)",
-            worker_exe.display()
+            path.display()
         );
     }
-    let log_dir = std::env::temp_dir().join(format!("ztoq-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&log_dir)?;
+    Ok(path)
+}
+
+/// Starts `count` `ztoq-worker` processes on `database_url` with the mocks' tokens, named
+/// `{name}-{i}`, each logging to `log_dir/worker-{i}.log`; `extra(i)` adds flags.
+pub fn spawn_workers(
+    worker_exe: &Path,
+    count: usize,
+    concurrency: usize,
+    name: &str,
+    database_url: &str,
+    log_dir: &Path,
+    extra: impl Fn(usize) -> Vec<String>,
+) -> Result<Workers> {
     let mut workers = Workers(Vec::new());
-    for i in 0..args.workers {
+    for i in 0..count {
         let log = std::fs::File::create(log_dir.join(format!("worker-{i}.log")))?;
-        let child = tokio::process::Command::new(&worker_exe)
+        let child = tokio::process::Command::new(worker_exe)
             .arg("--concurrency")
-            .arg(args.concurrency.to_string())
+            .arg(concurrency.to_string())
             .arg("--name")
-            .arg(format!("demo-{i}"))
-            .env("ZTOQ_DATABASE_URL", &database_url)
+            .arg(format!("{name}-{i}"))
+            .args(extra(i))
+            .env("ZTOQ_DATABASE_URL", database_url)
             .env("ZTOQ_ZEPHYR_TOKEN", DEMO_ZEPHYR_TOKEN)
             .env("ZTOQ_QTEST_TOKEN", DEMO_QTEST_TOKEN)
             .stdin(Stdio::null())
@@ -178,6 +224,47 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
             .with_context(|| format!("starting {}", worker_exe.display()))?;
         workers.0.push(child);
     }
+    Ok(workers)
+}
+
+/// Runs the demo; returns whether everything was migrated and verified.
+pub async fn run(args: DemoArgs) -> Result<bool> {
+    let started = Instant::now();
+    let (database_url, _temp_pg) = database(&args.db).await?;
+    let faults = FaultConfig {
+        latency_ms: args.latency_ms,
+        fault_rate: args.fault_rate,
+        ..FaultConfig::default()
+    };
+    let mocks = Mocks::start(args.records, args.seed, faults.clone(), faults).await?;
+
+    let pool = ztoq_store::connect(&database_url, 8)
+        .await
+        .context("connecting to Postgres")?;
+    ztoq_store::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    let enqueue = mocks.enqueue_config();
+    let report = ztoq_crawl::enqueue(&enqueue, &pool).await?;
+    let run_id = report.run_id;
+    eprintln!(
+        "enqueued run {run_id}: {} records in {:.1}s",
+        report.inserted.values().sum::<u64>(),
+        report.elapsed_secs
+    );
+
+    let worker_exe = sibling_exe("ztoq-worker")?;
+    let log_dir = std::env::temp_dir().join(format!("ztoq-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&log_dir)?;
+    let mut workers = spawn_workers(
+        &worker_exe,
+        args.workers,
+        args.concurrency,
+        "demo",
+        &database_url,
+        &log_dir,
+        |_| Vec::new(),
+    )?;
     eprintln!(
         "{} workers started (logs in {})",
         args.workers,
@@ -188,6 +275,7 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
         &pool,
         run_id,
         Duration::from_secs(args.timeout_secs),
+        Duration::from_millis(250),
         &mut workers,
     )
     .await?;
@@ -212,8 +300,7 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
         println!("elapsed {elapsed:.1}s");
     }
     pool.close().await;
-    drop(zephyr);
-    drop(qtest);
+    drop(mocks);
     if report.ok {
         let _ = std::fs::remove_dir_all(&log_dir);
     } else {
@@ -222,11 +309,13 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
     Ok(report.ok && finished)
 }
 
-/// Shows progress until every record is settled; false on time-out or when all workers died.
-async fn progress(
+/// Shows progress (on stderr) until every record is settled, reading the counts every `poll`;
+/// false on time-out or when all workers died.
+pub async fn progress(
     pool: &sqlx::PgPool,
     run_id: i64,
     timeout: Duration,
+    poll: Duration,
     workers: &mut Workers,
 ) -> Result<bool> {
     let bar = ProgressBar::new(0);
@@ -264,6 +353,6 @@ async fn progress(
             bar.abandon_with_message("timed out");
             return Ok(false);
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(poll).await;
     }
 }

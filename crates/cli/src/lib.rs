@@ -8,7 +8,9 @@
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod demo;
 pub mod logging;
 pub mod mock;
+pub mod rollback;

@@ -1,4 +1,5 @@
-//! `ztoq`: look at and steer runs (status, failures, retry, verify) and the one-command demo.
+//! `ztoq`: look at and steer runs (status, failures, retry, verify, rollback) and the
+//! one-command demo.
 
 use clap::{Parser, Subcommand};
 use ztoq_cli::commands;
@@ -6,7 +7,7 @@ use ztoq_cli::commands;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Migrates Zephyr Scale projects to qTest Manager: run status, failures, retry, verify, demo"
+    about = "Migrates Zephyr Scale projects to qTest Manager: run status, failures, retry, verify, rollback, demo"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,8 +24,12 @@ enum Command {
     Retry(commands::RunArgs),
     /// Reads qTest back and compares it with the source snapshot.
     Verify(commands::VerifyArgs),
+    /// Removes from qTest what a run created, children first; safe to interrupt and repeat.
+    Rollback(ztoq_cli::rollback::RollbackArgs),
     /// A whole migration on this machine: throwaway Postgres, mock APIs, workers, report.
     Demo(ztoq_cli::demo::DemoArgs),
+    /// Issue 4's benchmark: enqueue, workers, references, targets (table and JSON).
+    Bench(ztoq_cli::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -35,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Failures(a) => commands::failures(a).await.map(|_| true)?,
         Command::Retry(a) => commands::retry(a).await.map(|_| true)?,
         Command::Verify(a) => commands::verify(a).await?,
+        Command::Rollback(a) => ztoq_cli::rollback::rollback(a).await?,
         Command::Demo(a) => ztoq_cli::demo::run(a).await?,
+        Command::Bench(a) => ztoq_cli::bench::run(a).await?,
     };
     if !ok {
         std::process::exit(1);
