@@ -78,36 +78,40 @@ pub async fn insert_records(
     if new_rows.is_empty() {
         return Ok(out);
     }
-    let new_source: std::collections::HashSet<i64> = new_rows
+    // Source id -> record id of the records this call inserted: their edges are written by
+    // record id, so no statement has to look the children up again (a join on the children's
+    // kind grew with the run: O(records of the kind) per page).
+    let new_records: std::collections::HashMap<i64, i64> = new_rows
         .iter()
-        .map(|r| r.get::<i64, _>("source_id"))
+        .map(|r| (r.get::<i64, _>("source_id"), r.get::<i64, _>("id")))
         .collect();
     let new_ids: Vec<i64> = new_rows.iter().map(|r| r.get::<i64, _>("id")).collect();
 
-    let deps: Vec<&NewDep> = deps
-        .iter()
-        .filter(|d| new_source.contains(&d.child_source_id))
-        .collect();
+    let mut child: Vec<i64> = Vec::new();
+    let mut pk: Vec<&str> = Vec::new();
+    let mut ps: Vec<i64> = Vec::new();
+    for d in deps {
+        if let Some(&id) = new_records.get(&d.child_source_id) {
+            child.push(id);
+            pk.push(d.parent_kind.as_str());
+            ps.push(d.parent_source_id);
+        }
+    }
     let mut failed_ids: Vec<i64> = Vec::new();
-    if !deps.is_empty() {
-        let cs: Vec<i64> = deps.iter().map(|d| d.child_source_id).collect();
-        let pk: Vec<&str> = deps.iter().map(|d| d.parent_kind.as_str()).collect();
-        let ps: Vec<i64> = deps.iter().map(|d| d.parent_source_id).collect();
+    if !child.is_empty() {
         sqlx::query(
             r#"
             INSERT INTO record_deps (parent_id, child_id)
-            SELECT p.id, c.id
-            FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(cs, pk, ps)
-            JOIN records c ON c.run_id = $1 AND c.kind = $5 AND c.source_id = d.cs
+            SELECT p.id, d.child
+            FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(child, pk, ps)
             JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
             ON CONFLICT DO NOTHING
             "#,
         )
         .bind(run_id)
-        .bind(&cs)
+        .bind(&child)
         .bind(&pk)
         .bind(&ps)
-        .bind(kind.as_str())
         .execute(&mut *conn)
         .await?;
         let missing = sqlx::query(
@@ -117,20 +121,19 @@ pub async fn insert_records(
                 last_error = format('%s %s depends on %s %s, which is not in the source',
                                     c.kind, c.source_key, m.pk, m.ps)
             FROM (
-                SELECT DISTINCT ON (d.cs) d.cs, d.pk, d.ps
-                FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(cs, pk, ps)
+                SELECT DISTINCT ON (d.child) d.child, d.pk, d.ps
+                FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(child, pk, ps)
                 LEFT JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
                 WHERE p.id IS NULL
             ) m
-            WHERE c.run_id = $1 AND c.kind = $5 AND c.source_id = m.cs
+            WHERE c.id = m.child
             RETURNING c.id
             "#,
         )
         .bind(run_id)
-        .bind(&cs)
+        .bind(&child)
         .bind(&pk)
         .bind(&ps)
-        .bind(kind.as_str())
         .fetch_all(&mut *conn)
         .await?;
         failed_ids = missing.iter().map(|r| r.get::<i64, _>("id")).collect();
