@@ -16,11 +16,18 @@
 #![warn(missing_docs)]
 
 mod crawl;
+mod error;
+mod folders;
+mod page;
 mod preflight;
+mod records;
+mod report;
+mod retry;
+mod tx;
 
-pub use crawl::{
-    CRAWL_RETRY, Degradation, EnqueueConfig, EnqueueError, EnqueueReport, MAX_LISTED_DEGRADATIONS,
-    enqueue, enqueue_with_retry,
-};
+pub use crawl::{EnqueueConfig, enqueue, enqueue_with_retry};
+pub use error::EnqueueError;
 pub use preflight::{map_statuses, resolve_settings, resolve_settings_with};
+pub use report::{Degradation, EnqueueReport, MAX_LISTED_DEGRADATIONS};
+pub use retry::CRAWL_RETRY;
 pub use ztoq_http::RetryPolicy;

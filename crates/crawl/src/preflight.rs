@@ -2,7 +2,8 @@
 //! needs has a target: the "Zephyr Key" marker fields exist (created if missing) and every
 //! Zephyr execution status maps to a qTest one.
 
-use crate::crawl::{CRAWL_RETRY, EnqueueError, retrying};
+use crate::error::EnqueueError;
+use crate::retry::{CRAWL_RETRY, retrying};
 use std::collections::HashMap;
 use ztoq_http::RetryPolicy;
 use ztoq_model::qtest::{Field, Status};
