@@ -2,19 +2,9 @@
 //! connection resets, hangs the client times out, truncated bodies, and creates whose response
 //! is lost after qTest applied them — and still every record migrated exactly once.
 
-use crate::support::{Env, KINDS, kind};
+use crate::support::{Env, KINDS, kind, metrics_addr, scrape};
 use std::time::{Duration, Instant};
 use ztoq_mock::faults::{FaultConfig, FaultStats};
-
-/// A free port on loopback for a worker's metrics endpoint.
-fn metrics_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
 
 /// The sum of a counter's series (all label sets) on a Prometheus text page; 0 when absent.
 fn counter_sum(text: &str, name: &str) -> f64 {
@@ -22,20 +12,6 @@ fn counter_sum(text: &str, name: &str) -> f64 {
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-async fn scrape(addr: &str) -> String {
-    let client =
-        ztoq_http::build_client(ztoq_http::Api::Qtest, &ztoq_http::ClientOptions::default())
-            .unwrap();
-    client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 async fn count(env: &Env, sql: &'static str, run: i64) -> u64 {

@@ -1,7 +1,7 @@
 //! Whole runs: a generated project migrated by two worker processes and verified; enqueueing
 //! twice; transient API errors retried to success.
 
-use crate::support::{Env, KINDS, assert_migrated_exactly_once, kind};
+use crate::support::{Env, KINDS, assert_migrated_exactly_once, kind, metrics_addr, scrape};
 use std::time::Duration;
 use ztoq_mock::faults::FaultConfig;
 
@@ -122,25 +122,10 @@ async fn transient_errors_are_retried_to_success() {
 async fn workers_export_prometheus_metrics() {
     let env = Env::new(300, 13).await;
     let run = env.enqueue();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = metrics_addr();
     let workers = env.workers(1, &["--metrics-addr", &addr]);
     let status = env.wait_settled(run, Duration::from_secs(120));
-    let client =
-        ztoq_http::build_client(ztoq_http::Api::Qtest, &ztoq_http::ClientOptions::default())
-            .unwrap();
-    let text = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&addr).await;
     workers.stop();
 
     let value = |prefix: &str| -> f64 {

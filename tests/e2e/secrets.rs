@@ -3,7 +3,7 @@
 //! program at any level, in the database (job payloads included), in the metrics or in any
 //! report.
 
-use crate::support::{Env, parse_run_id, sigterm, tempdir, wait_exit};
+use crate::support::{Env, metrics_addr, parse_run_id, scrape, sigterm, tempdir, wait_exit};
 use ztoq_cli::mock::DEMO_ZEPHYR_TOKEN;
 use ztoq_mock::qtest::QtestMockConfig;
 use ztoq_pgtemp::testdb::TestDb;
@@ -74,12 +74,7 @@ async fn tokens_and_passwords_appear_in_no_log_row_metric_or_report() {
     let run = parse_run_id(&enqueued);
 
     let dir = tempdir("secrets");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics_addr = format!("127.0.0.1:{port}");
+    let metrics_addr = metrics_addr();
     let log_path = dir.join("worker.log");
     let mut worker = env.worker(
         "secrets",
@@ -88,17 +83,7 @@ async fn tokens_and_passwords_appear_in_no_log_row_metric_or_report() {
         std::process::Stdio::from(std::fs::File::create(&log_path).unwrap()),
     );
     env.wait_settled(run, std::time::Duration::from_secs(120));
-    let client =
-        ztoq_http::build_client(ztoq_http::Api::Qtest, &ztoq_http::ClientOptions::default())
-            .unwrap();
-    let metrics = client
-        .get(format!("http://{metrics_addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&metrics_addr).await;
     assert!(metrics.contains("ztoq_records_total"), "metrics scraped");
     sigterm(&worker);
     let (exit, _) = wait_exit(&mut worker, std::time::Duration::from_secs(60)).await;

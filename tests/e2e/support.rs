@@ -367,3 +367,28 @@ async fn logged_step_results(env: &Env, run: i64) -> u64 {
     .unwrap();
     n as u64
 }
+
+/// A free port on loopback for a worker's metrics endpoint.
+pub fn metrics_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// The text of a worker's `/metrics` page.
+pub async fn scrape(addr: &str) -> String {
+    let client =
+        ztoq_http::build_client(ztoq_http::Api::Qtest, &ztoq_http::ClientOptions::default())
+            .unwrap();
+    client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
