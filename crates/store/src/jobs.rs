@@ -25,6 +25,20 @@ pub struct RecordJob {
     pub record_id: i64,
 }
 
+/// Inserts one job per row of the CTE `ready_jobs(id, run_id, job_seq)` (records whose
+/// `job_seq` was just bumped), runnable after `$4` seconds; `$2` is [`QUEUE`] and `$3`
+/// [`JOB_MAX_ATTEMPTS`]. The one place that writes ztoq's rows into `apalis.jobs`.
+pub(crate) const INSERT_READY_JOBS: &str = r#"
+        INSERT INTO apalis.jobs
+            (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+        SELECT apalis.generate_ulid(), $2,
+               convert_to(json_build_object('run_id', run_id, 'record_id', id)::text, 'UTF8'),
+               'Pending', 0, $3, now() + make_interval(secs => $4), 0,
+               'rec-' || id || '-' || job_seq
+        FROM ready_jobs
+        ON CONFLICT (job_type, idempotency_key) DO NOTHING
+"#;
+
 /// Pushes one job for each of `record_ids` that is `ready`, runnable after `delay_secs`
 /// (fractional seconds). Bumps each record's `job_seq`. Returns how many jobs were inserted.
 pub async fn push_ready(
@@ -35,23 +49,16 @@ pub async fn push_ready(
     if record_ids.is_empty() {
         return Ok(0);
     }
-    let result = sqlx::query(
+    let result = sqlx::query(sqlx::AssertSqlSafe(format!(
         r#"
-        WITH bumped AS (
+        WITH ready_jobs AS (
             UPDATE records SET job_seq = job_seq + 1, updated_at = now()
             WHERE id = ANY($1) AND state = 'ready'
             RETURNING id, run_id, job_seq
         )
-        INSERT INTO apalis.jobs
-            (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
-        SELECT apalis.generate_ulid(), $2,
-               convert_to(json_build_object('run_id', run_id, 'record_id', id)::text, 'UTF8'),
-               'Pending', 0, $3, now() + make_interval(secs => $4), 0,
-               'rec-' || id || '-' || job_seq
-        FROM bumped
-        ON CONFLICT (job_type, idempotency_key) DO NOTHING
-        "#,
-    )
+        {INSERT_READY_JOBS}
+        "#
+    )))
     .bind(record_ids)
     .bind(QUEUE)
     .bind(JOB_MAX_ATTEMPTS)
