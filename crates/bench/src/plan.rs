@@ -6,7 +6,7 @@
 use crate::measure::DbFigures;
 use crate::pg;
 use crate::references::{self, QueueKnobs};
-use crate::report::{Handled, LabelledDrain, QueueChecks, References};
+use crate::report::{Handled, LabelledDrain, QueueChecks, References, div};
 use anyhow::{Context, Result};
 use std::time::Duration;
 
@@ -189,10 +189,6 @@ async fn run_inner(
             .iter()
             .find(|d| d.schema == schema && d.drain.knobs.batch_size == batch)
             .and_then(|d| d.drain.jobs_per_sec)
-    };
-    let div = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
     };
     let ours = plan.knobs.batch_size;
     let handled = Handled {
