@@ -40,13 +40,8 @@ async fn admin(url: &str) -> Result<sqlx::PgPool> {
 /// Creates database `name` on the server of `admin_url` (dropping a leftover of the same
 /// name first); returns its URL.
 pub async fn create_database(admin_url: &str, name: &str) -> Result<String> {
-    check_name(name)?;
+    drop_database(admin_url, name).await?;
     let pool = admin(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&pool)
         .await

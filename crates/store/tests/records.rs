@@ -4,38 +4,10 @@
 use sqlx::PgPool;
 use ztoq_model::{RecordKind as K, RecordState};
 use ztoq_pgtemp::testdb::TestDb;
-use ztoq_store::records::{self, NewDep, NewRecord};
+use ztoq_store::records;
 
-async fn setup(pool: &PgPool) -> i64 {
-    ztoq_store::migrate(pool).await.unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    ztoq_store::runs::upsert(
-        &mut conn,
-        "http://z/v2",
-        "P",
-        "http://q",
-        1,
-        &serde_json::json!({}),
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-fn rec(id: i64) -> NewRecord {
-    NewRecord {
-        source_id: id,
-        source_key: format!("k{id}"),
-    }
-}
-
-fn dep(child: i64, kind: K, parent: i64) -> NewDep {
-    NewDep {
-        child_source_id: child,
-        parent_kind: kind,
-        parent_source_id: parent,
-    }
-}
+mod common;
+use common::{dep, rec, setup};
 
 async fn state(pool: &PgPool, run: i64, kind: K, id: i64) -> (RecordState, i64) {
     let mut conn = pool.acquire().await.unwrap();

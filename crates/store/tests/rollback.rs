@@ -7,6 +7,9 @@ use sqlx::PgPool;
 use ztoq_model::{RecordKind as K, RecordState};
 use ztoq_pgtemp::testdb::TestDb;
 use ztoq_store::records::{self, NewDep, NewRecord};
+
+mod common;
+use common::{dep, rec, setup};
 use ztoq_store::rollback::{self, Begin};
 
 async fn upsert(pool: &PgPool) -> Result<i64, sqlx::Error> {
@@ -14,26 +17,6 @@ async fn upsert(pool: &PgPool) -> Result<i64, sqlx::Error> {
     ztoq_store::runs::upsert(&mut conn, "http://z/v2", "P", "http://q", 1, &json!({}))
         .await
         .map(|r| r.id)
-}
-
-async fn setup(pool: &PgPool) -> i64 {
-    ztoq_store::migrate(pool).await.unwrap();
-    upsert(pool).await.unwrap()
-}
-
-fn rec(id: i64) -> NewRecord {
-    NewRecord {
-        source_id: id,
-        source_key: format!("k{id}"),
-    }
-}
-
-fn dep(child: i64, kind: K, parent: i64) -> NewDep {
-    NewDep {
-        child_source_id: child,
-        parent_kind: kind,
-        parent_source_id: parent,
-    }
 }
 
 async fn insert(pool: &PgPool, run: i64, kind: K, ids: &[i64], deps: &[NewDep]) {
