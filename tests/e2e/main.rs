@@ -12,5 +12,6 @@ mod failures;
 mod faults;
 mod hostile;
 mod migrate;
+mod ratelimit;
 mod rollback;
 mod secrets;

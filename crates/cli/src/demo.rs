@@ -286,6 +286,7 @@ pub async fn run(args: DemoArgs) -> Result<bool> {
         QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)),
         &ClientOptions::default(),
         run_id,
+        None,
     )
     .await?;
     if args.json {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
+use ztoq_http::pace::Pacer;
 use ztoq_http::{Api, ApiError, ClientOptions, Secret, build_client, read_json, send};
 use ztoq_model::qtest::OAuthResponse;
 
@@ -94,6 +95,8 @@ pub enum Deletion {
 pub struct QtestClient {
     inner: Arc<Inner>,
     pub(crate) page_size: i64,
+    /// Paces every request to a rate shared with other processes (none: unpaced).
+    pacer: Option<Arc<Pacer>>,
 }
 
 struct Inner {
@@ -110,6 +113,7 @@ impl fmt::Debug for QtestClient {
             .field("base", &self.inner.base)
             .field("project_id", &self.inner.project_id)
             .field("page_size", &self.page_size)
+            .field("pacer", &self.pacer)
             .finish_non_exhaustive()
     }
 }
@@ -162,7 +166,27 @@ impl QtestClient {
                 token,
             }),
             page_size: DEFAULT_PAGE_SIZE,
+            pacer: None,
         })
+    }
+
+    /// The same client, every request of it (and of its clones) waiting for a slot of
+    /// `pacer` first: the way several processes share one qTest rate limit.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// Sends `request` once the pacer (if any) gives it a slot.
+    async fn send(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        if let Some(pacer) = &self.pacer {
+            pacer.wait().await;
+        }
+        send(Api::Qtest, operation, request).await
     }
 
     /// The same client, with `all_*` helpers asking for `page_size` items per page (1..=999).
@@ -199,7 +223,7 @@ impl QtestClient {
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
         let req = self.request(reqwest::Method::GET, path).query(query);
-        let resp = send(Api::Qtest, operation, req).await?;
+        let resp = self.send(operation, req).await?;
         read_json(Api::Qtest, operation, resp).await
     }
 
@@ -215,7 +239,7 @@ impl QtestClient {
             .request(reqwest::Method::POST, path)
             .query(query)
             .json(body);
-        let resp = send(Api::Qtest, operation, req).await?;
+        let resp = self.send(operation, req).await?;
         read_json(Api::Qtest, operation, resp).await
     }
 
@@ -229,7 +253,7 @@ impl QtestClient {
         query: &[(&str, String)],
     ) -> Result<Deletion, ApiError> {
         let req = self.request(reqwest::Method::DELETE, path).query(query);
-        match send(Api::Qtest, operation, req).await {
+        match self.send(operation, req).await {
             Ok(resp) => {
                 // The delete is done; a body cut short changes nothing.
                 let _ = resp.bytes().await;
@@ -252,7 +276,7 @@ impl QtestClient {
             .request(reqwest::Method::POST, path)
             .headers(headers)
             .body(body);
-        let resp = send(Api::Qtest, operation, req).await?;
+        let resp = self.send(operation, req).await?;
         read_json(Api::Qtest, operation, resp).await
     }
 }

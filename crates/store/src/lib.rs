@@ -13,6 +13,7 @@
 
 pub mod jobs;
 pub mod lease;
+pub mod ratelimit;
 pub mod records;
 pub mod report;
 pub mod rollback;

@@ -14,7 +14,7 @@ mod report;
 pub use report::{KindReport, Mismatch, VerifyReport};
 
 use std::collections::BTreeMap;
-use ztoq_http::{ApiError, ClientOptions};
+use ztoq_http::{Api, ApiError, ClientOptions};
 use ztoq_qtest::{QtestAuth, QtestClient};
 use ztoq_store::report as counts;
 
@@ -33,12 +33,14 @@ pub enum VerifyError {
     Run(String),
 }
 
-/// Verifies a run.
+/// Verifies a run. With `qtest_rate_limit`, its qTest reads share the workers' schedule
+/// (`ztoq_store::ratelimit`) instead of adding to their rate.
 pub async fn verify(
     pool: &sqlx::PgPool,
     auth: QtestAuth,
     http: &ClientOptions,
     run_id: i64,
+    qtest_rate_limit: Option<f64>,
 ) -> Result<VerifyReport, VerifyError> {
     let mut conn = pool.acquire().await?;
     let run = ztoq_store::runs::get(&mut conn, run_id)
@@ -48,7 +50,12 @@ pub async fn verify(
         .map_err(|e| VerifyError::Run(format!("run {run_id} has unreadable settings: {e}")))?;
     let state = counts::counts(&mut conn, run_id).await?;
     drop(conn);
-    let qtest = QtestClient::connect(&run.qtest_url, run.qtest_project_id, auth, http).await?;
+    let mut qtest = QtestClient::connect(&run.qtest_url, run.qtest_project_id, auth, http).await?;
+    if let Some(per_second) = qtest_rate_limit {
+        let key = ztoq_store::ratelimit::qtest_key(&run.qtest_url);
+        let pacer = ztoq_store::ratelimit::shared_pacer(pool, Api::Qtest, key, per_second).await?;
+        qtest = qtest.with_pacer(pacer);
+    }
     let mut kinds: BTreeMap<ztoq_model::RecordKind, KindReport> = state
         .iter()
         .map(|(k, c)| {

@@ -36,4 +36,7 @@ pub struct WorkerConfig {
     pub name: String,
     /// HTTP client settings.
     pub http: ClientOptions,
+    /// qTest requests per second for ALL workers of a qTest instance together (`None`:
+    /// unpaced). Shared through Postgres (`ztoq_store::ratelimit`).
+    pub qtest_rate_limit: Option<f64>,
 }

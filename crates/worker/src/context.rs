@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
+use ztoq_http::Api;
 use ztoq_model::settings::RunSettings;
 use ztoq_qtest::QtestClient;
-use ztoq_store::runs;
+use ztoq_store::{ratelimit, runs};
 use ztoq_zephyr::ZephyrClient;
 
 /// What a record's migration needs about its run.
@@ -99,6 +100,15 @@ impl Ctx {
             &self.config.http,
         )
         .await?;
+        let qtest = match self.config.qtest_rate_limit {
+            Some(per_second) => {
+                let key = ratelimit::qtest_key(&run.qtest_url);
+                qtest.with_pacer(
+                    ratelimit::shared_pacer(&self.pool, Api::Qtest, key, per_second).await?,
+                )
+            }
+            None => qtest,
+        };
         let ctx = Arc::new(RunCtx {
             run_id,
             settings,

@@ -88,14 +88,19 @@ pub(super) async fn run_once(
         url,
         log_dir,
         |i| {
-            vec![
+            let mut extra = vec![
                 "--batch-size".into(),
                 args.batch_size.to_string(),
                 "--poll-ms".into(),
                 args.poll_ms.to_string(),
                 "--metrics-addr".into(),
                 metrics[i].to_string(),
-            ]
+            ];
+            // The workers share the mock's limit through Postgres.
+            if let Some(rate) = args.rate_limit {
+                extra.extend(["--qtest-rate-limit".into(), rate.to_string()]);
+            }
+            extra
         },
     )?;
     let pids = procs.pids();
@@ -150,6 +155,7 @@ pub(super) async fn run_once(
         QtestAuth::Token(Secret::new(DEMO_QTEST_TOKEN)),
         &ClientOptions::default(),
         run_id,
+        args.rate_limit,
     )
     .await?;
     let verify_secs = verify_started.elapsed().as_secs_f64();

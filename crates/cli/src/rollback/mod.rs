@@ -36,6 +36,7 @@ use delete::with_retry;
 use pass::level;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use ztoq_http::Api;
 use ztoq_model::RecordKind;
 use ztoq_qtest::QtestClient;
 use ztoq_store::rollback::{self as store, Begin};
@@ -53,6 +54,9 @@ pub struct RollbackArgs {
     /// HTTP settings.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// qTest requests per second shared with the workers (as their --qtest-rate-limit).
+    #[arg(long, env = "ZTOQ_QTEST_RATE_LIMIT", value_parser = crate::commands::positive_rate)]
+    pub qtest_rate_limit: Option<f64>,
     /// Deletes in flight at once (within one level of the order).
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -131,6 +135,15 @@ pub async fn rollback(args: RollbackArgs) -> Result<bool> {
         })
         .await
         .context("connecting to qTest")?;
+        let qtest = match args.qtest_rate_limit {
+            Some(per_second) => {
+                let key = ztoq_store::ratelimit::qtest_key(&run.qtest_url);
+                let pacer =
+                    ztoq_store::ratelimit::shared_pacer(&pool, Api::Qtest, key, per_second).await?;
+                qtest.with_pacer(pacer)
+            }
+            None => qtest,
+        };
         // A 404 on delete counts as "already gone": make sure it cannot mean "wrong project".
         with_retry(&policy, || qtest.project())
             .await
