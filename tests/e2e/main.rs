@@ -15,3 +15,4 @@ mod migrate;
 mod ratelimit;
 mod rollback;
 mod secrets;
+mod verify;

@@ -1,6 +1,7 @@
 //! The canonical snapshot of the Zephyr source: bulk writes of listed pages (multi-row
-//! `UNNEST` inserts, one statement per page) and reads of single items for the worker and the
-//! verifier. Items are read back from `raw`, so the worker sees exactly what the API sent.
+//! `UNNEST` inserts, one statement per page), reads of single items for the worker, and reads
+//! of a page of items at once for the verifier (`many`). Items are read back from `raw`, so
+//! the worker sees exactly what the API sent.
 //! Writes are upserts: enqueueing again refreshes the snapshot without duplicating it.
 //!
 //! Invariant: no NUL reaches Postgres (`text` and `jsonb` refuse it, failing the whole
@@ -13,6 +14,7 @@
 
 mod attachments;
 mod executions;
+mod many;
 mod project;
 mod raw;
 mod structure;
@@ -23,6 +25,10 @@ mod tests;
 pub use attachments::{SrcAttachment, attachment, attachment_name, save_attachments};
 pub use executions::{
     execution, execution_steps, previous_executions, save_execution_steps, save_executions,
+};
+pub use many::{
+    attachments_by_id, execution_steps_by_execution, executions_by_id, test_cases_by_id,
+    test_steps_by_case,
 };
 pub use project::{lookups, save_lookups, save_project};
 pub use structure::{folder, save_folders, save_test_cycles, test_cycle};
