@@ -120,6 +120,7 @@ async fn run_inner(
         let q = format!("ztoq-bench-b{b}");
         references::apalis_push(&pool, &q, m, PUSH_CHUNK).await?;
     }
+    analyze_jobs(&pool).await?;
     pool.close().await;
     for &b in &batches {
         progress(&format!("ztoq schema, batch {b}: draining {m} jobs"));
@@ -168,6 +169,7 @@ async fn run_inner(
     for (i, _) in variants.iter().enumerate() {
         references::apalis_push(&pool, &format!("ztoq-bench-stock-{i}"), m, PUSH_CHUNK).await?;
     }
+    analyze_jobs(&pool).await?;
     pool.close().await;
     for (i, (b, label)) in variants.into_iter().enumerate() {
         progress(&format!("stock schema, batch {b}: draining up to {m} jobs"));
@@ -211,4 +213,17 @@ async fn run_inner(
         handled,
     };
     Ok((refs, Some(checks)))
+}
+
+/// Brings `apalis.jobs`'s planner statistics up to date before a drain, as autovacuum (or the
+/// workers' own `ANALYZE` of a grown table) does in a deployment that has run for a while.
+/// Drained straight after a bulk push, the table still has the statistics of an empty one and
+/// the planner picks plans that stop mattering, or start to, once it is analyzed: the stock
+/// claim query's collapse at 500k rows (`queue-anchors.md`) needs current statistics.
+async fn analyze_jobs(pool: &sqlx::PgPool) -> Result<()> {
+    sqlx::query("ANALYZE apalis.jobs")
+        .execute(pool)
+        .await
+        .context("ANALYZE apalis.jobs")?;
+    Ok(())
 }
