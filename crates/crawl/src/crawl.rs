@@ -1,5 +1,7 @@
 //! The crawl: project, lookups, folders, test cases, cycles and executions, page by page, into
-//! the snapshot and the records tables.
+//! the snapshot and the records tables. Each list is read ahead ([`Prefetch`]) while pages are
+//! written, and a page's snapshot is written while the previous page's records are
+//! ([`pipeline`]).
 //!
 //! Every request is retried on transient failures ([`CRAWL_RETRY`]). Pages are read leniently:
 //! an item that cannot be read becomes a failed record naming its position and why; a folder
@@ -9,18 +11,18 @@
 
 use crate::error::EnqueueError;
 use crate::folders::enqueue_folders;
-use crate::page::intake;
+use crate::pipeline::pipeline;
+use crate::prefetch::Prefetch;
 use crate::preflight::resolve_settings_with;
-use crate::records::{
-    enqueue_executions, enqueue_test_cases, execution_key, insert_and_fail, records_in_folders,
-};
+use crate::records::{execution_key, stage_executions, stage_test_cases, stage_test_cycles};
 use crate::report::{EnqueueReport, Tally};
-use crate::retry::{CRAWL_RETRY, next_items, retrying};
-use crate::tx::in_tx;
+use crate::retry::{CRAWL_RETRY, retrying};
+use std::borrow::Cow;
 use std::time::Instant;
 use tracing::info;
 use ztoq_http::{ClientOptions, RetryPolicy, Secret};
 use ztoq_model::RecordKind;
+use ztoq_model::zephyr::{TestCase, TestCycle, TestExecution};
 use ztoq_qtest::{QtestAuth, QtestClient};
 use ztoq_store::{runs, snapshot};
 use ztoq_zephyr::ZephyrClient;
@@ -130,52 +132,47 @@ pub async fn enqueue_with_retry(
     enqueue_folders(pool, &zephyr, key, run_id, retry, &mut tally).await?;
 
     // Test cases, page by page, each waiting for its folder.
-    let mut pager = zephyr.test_cases(key);
-    while let Some(page) = next_items(&mut pager, retry).await? {
-        let kind = RecordKind::TestCase;
-        let bad = intake(&mut tally, kind, &page, |c| {
-            (c.key.as_str().into(), ztoq_transform::test_case_notes(c))
-        });
-        let (inserted, failed) = in_tx!(pool, |tx| {
-            enqueue_test_cases(tx, run_id, &page.items, &bad.records, &bad.failures).await
-        })?;
-        tally.add(kind, inserted);
-        tally.failed += failed;
-    }
+    let pages = Prefetch::start(zephyr.test_cases(key), *retry);
+    let kind = RecordKind::TestCase;
+    pipeline(
+        pool,
+        run_id,
+        kind,
+        pages,
+        &mut tally,
+        case_notes,
+        |tx, run, items, bad| Box::pin(stage_test_cases(tx, run, items, bad)),
+    )
+    .await?;
 
     // Test cycles, each waiting for its cycle folder.
-    let mut pager = zephyr.test_cycles(key);
-    while let Some(page) = next_items(&mut pager, retry).await? {
-        let kind = RecordKind::TestCycle;
-        let bad = intake(&mut tally, kind, &page, |c| {
-            (c.key.as_str().into(), ztoq_transform::test_cycle_notes(c))
-        });
-        let (mut new, deps) = records_in_folders(&page.items, RecordKind::CycleFolder, |c| {
-            (c.id, &c.key, c.folder.as_ref().map(|f| f.id))
-        });
-        new.extend(bad.records);
-        let (inserted, failed) = in_tx!(pool, |tx| {
-            snapshot::save_test_cycles(tx, run_id, &page.items).await?;
-            insert_and_fail(tx, run_id, kind, &new, &deps, &bad.failures).await
-        })?;
-        tally.add(kind, inserted);
-        tally.failed += failed;
-    }
+    let pages = Prefetch::start(zephyr.test_cycles(key), *retry);
+    let kind = RecordKind::TestCycle;
+    pipeline(
+        pool,
+        run_id,
+        kind,
+        pages,
+        &mut tally,
+        cycle_notes,
+        |tx, run, items, bad| Box::pin(stage_test_cycles(tx, run, items, bad)),
+    )
+    .await?;
 
     // Executions: each waits for its test case, its cycle and the previous execution of the
     // same pair (whose test run it shares).
-    let mut pager = zephyr.executions(key);
-    while let Some(page) = next_items(&mut pager, retry).await? {
-        let kind = RecordKind::Execution;
-        let bad = intake(&mut tally, kind, &page, |e| {
-            (execution_key(e).into(), ztoq_transform::execution_notes(e))
-        });
-        let (inserted, failed) = in_tx!(pool, |tx| {
-            enqueue_executions(tx, run_id, &page.items, &bad.records, &bad.failures).await
-        })?;
-        tally.add(kind, inserted);
-        tally.failed += failed;
-    }
+    let pages = Prefetch::start(zephyr.executions(key), *retry);
+    let kind = RecordKind::Execution;
+    pipeline(
+        pool,
+        run_id,
+        kind,
+        pages,
+        &mut tally,
+        execution_notes,
+        |tx, run, items, bad| Box::pin(stage_executions(tx, run, items, bad)),
+    )
+    .await?;
 
     let mut conn = pool.acquire().await?;
     runs::mark_enqueued(&mut conn, run_id).await?;
@@ -190,4 +187,16 @@ pub async fn enqueue_with_retry(
         "enqueue finished"
     );
     Ok(report)
+}
+
+fn case_notes(c: &TestCase) -> (Cow<'_, str>, Vec<String>) {
+    (c.key.as_str().into(), ztoq_transform::test_case_notes(c))
+}
+
+fn cycle_notes(c: &TestCycle) -> (Cow<'_, str>, Vec<String>) {
+    (c.key.as_str().into(), ztoq_transform::test_cycle_notes(c))
+}
+
+fn execution_notes(e: &TestExecution) -> (Cow<'_, str>, Vec<String>) {
+    (execution_key(e).into(), ztoq_transform::execution_notes(e))
 }

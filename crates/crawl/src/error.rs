@@ -25,6 +25,9 @@ pub enum EnqueueError {
     /// The target cannot take this source as it is.
     #[error("preflight: {0}")]
     Preflight(String),
+    /// The task reading a list ahead failed (a bug: reading is lenient).
+    #[error("reading the Zephyr lists: {0}")]
+    Reader(String),
     /// Postgres failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),

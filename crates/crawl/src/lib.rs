@@ -2,9 +2,10 @@
 //! Zephyr project into the canonical snapshot, and turns every item into a record with its
 //! dependency edges; records with nothing to wait for get a job at once.
 //!
-//! Memory stays flat: each page is written (snapshot rows, records, edges, jobs) in one
-//! transaction and dropped before the next is read. Only the folder trees are held whole
-//! (they are small, and a child folder may be listed before its parent).
+//! Memory stays flat: each page is written in two transactions (its snapshot rows, then its
+//! records, edges and jobs, the next page's snapshot meanwhile: `pipeline`) and dropped once
+//! written; at most two more pages are read ahead (`prefetch`). Only the folder trees are held
+//! whole (they are small, and a child folder may be listed before its parent).
 //!
 //! Enqueueing the same project into the same qTest project again continues the same run:
 //! the snapshot is refreshed, new items get records, existing records are left alone.
@@ -19,6 +20,8 @@ mod crawl;
 mod error;
 mod folders;
 mod page;
+mod pipeline;
+mod prefetch;
 mod preflight;
 mod records;
 mod report;

@@ -1,13 +1,27 @@
-//! A page of test cases, test cycles or executions into the snapshot and the records table:
-//! one record per item, its dependency edges, and the records failed at once (a second case
-//! with the same key, an execution whose test case or cycle is missing, unreadable items).
+//! A page of test cases, test cycles or executions into the snapshot ([`Staged`]: the
+//! `stage_*` functions), then into the records table ([`insert_and_fail`]): one record per
+//! item, its dependency edges, and the records failed at once (a second case with the same
+//! key, an execution whose test case or cycle is missing, unreadable items).
 
+use crate::page::Unreadable;
 use tracing::warn;
 use ztoq_model::RecordKind;
-use ztoq_model::zephyr::{TestCase, TestExecution};
+use ztoq_model::zephyr::{TestCase, TestCycle, TestExecution};
 use ztoq_store::records::{self, Inserted, NewDep, NewRecord};
 use ztoq_store::snapshot;
 use ztoq_zephyr::excerpt;
+
+/// A page stored in the snapshot, its records not yet created: the records, their edges, and
+/// the records to fail at once with their reasons.
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    /// The page's records (unreadable and duplicate items included).
+    pub(crate) new: Vec<NewRecord>,
+    /// Their dependency edges.
+    pub(crate) deps: Vec<NewDep>,
+    /// `(source id, reason)` of the records failed at once.
+    pub(crate) failures: Vec<(i64, String)>,
+}
 
 /// Inserts records with their edges, then fails the ones in `failures` (blocking their
 /// dependents). Returns what the insert did and how many were failed.
@@ -50,21 +64,20 @@ pub(crate) fn records_in_folders<'a, T>(
     (new, deps)
 }
 
-/// Stores a page of test cases and creates their records. A case whose key is already held by
-/// another id (a case listed again under a new version id while the crawl ran) fails naming
+/// Stores a page of test cases and returns their records. A case whose key is already held
+/// by another id (a case listed again under a new version id while the crawl ran) fails naming
 /// both: it would otherwise be a second qTest copy of the same case.
-pub(crate) async fn enqueue_test_cases(
+pub(crate) async fn stage_test_cases(
     tx: &mut sqlx::PgConnection,
     run_id: i64,
     cases: &[TestCase],
-    unreadable: &[NewRecord],
-    unreadable_reasons: &[(i64, String)],
-) -> Result<(Inserted, u64), sqlx::Error> {
+    unreadable: &Unreadable,
+) -> Result<Staged, sqlx::Error> {
     let keys: Vec<String> = cases.iter().map(|c| c.key.clone()).collect();
     let mut known = snapshot::test_case_ids_by_keys(tx, run_id, &keys).await?;
     let mut keep = Vec::with_capacity(cases.len());
-    let mut extra = unreadable.to_vec();
-    let mut failures = unreadable_reasons.to_vec();
+    let mut extra = unreadable.records.clone();
+    let mut failures = unreadable.failures.clone();
     for c in cases {
         match known.get(&c.key) {
             Some(&first) if first != c.id => {
@@ -94,7 +107,30 @@ pub(crate) async fn enqueue_test_cases(
         (c.id, &c.key, c.folder.as_ref().map(|f| f.id))
     });
     new.extend(extra);
-    insert_and_fail(tx, run_id, RecordKind::TestCase, &new, &deps, &failures).await
+    Ok(Staged {
+        new,
+        deps,
+        failures,
+    })
+}
+
+/// Stores a page of test cycles and returns their records, each waiting for its cycle folder.
+pub(crate) async fn stage_test_cycles(
+    tx: &mut sqlx::PgConnection,
+    run_id: i64,
+    cycles: &[TestCycle],
+    unreadable: &Unreadable,
+) -> Result<Staged, sqlx::Error> {
+    snapshot::save_test_cycles(tx, run_id, cycles).await?;
+    let (mut new, deps) = records_in_folders(cycles, RecordKind::CycleFolder, |c| {
+        (c.id, &c.key, c.folder.as_ref().map(|f| f.id))
+    });
+    new.extend(unreadable.records.iter().cloned());
+    Ok(Staged {
+        new,
+        deps,
+        failures: unreadable.failures.clone(),
+    })
 }
 
 /// The source key of an execution: its key, or `#id`.
@@ -106,16 +142,15 @@ pub(crate) fn execution_key(e: &TestExecution) -> String {
         .unwrap_or_else(|| format!("#{}", e.id))
 }
 
-/// Stores a page of executions and creates their records, each waiting for its test case, its
+/// Stores a page of executions and returns their records, each waiting for its test case, its
 /// cycle and the previous execution of the same pair. An execution whose test case is not in
 /// the source, or that has no cycle, fails naming why.
-pub(crate) async fn enqueue_executions(
+pub(crate) async fn stage_executions(
     tx: &mut sqlx::PgConnection,
     run_id: i64,
     page: &[TestExecution],
-    unreadable: &[NewRecord],
-    unreadable_reasons: &[(i64, String)],
-) -> Result<(Inserted, u64), sqlx::Error> {
+    unreadable: &Unreadable,
+) -> Result<Staged, sqlx::Error> {
     snapshot::save_executions(tx, run_id, page).await?;
     let keys: Vec<String> = page
         .iter()
@@ -131,9 +166,9 @@ pub(crate) async fn enqueue_executions(
             source_key: execution_key(e),
         })
         .collect();
-    new.extend_from_slice(unreadable);
+    new.extend_from_slice(&unreadable.records);
     let mut deps = Vec::new();
-    let mut bad: Vec<(i64, String)> = unreadable_reasons.to_vec();
+    let mut bad: Vec<(i64, String)> = unreadable.failures.clone();
     for e in page {
         let key = execution_key(e);
         match e.test_case_key_and_version() {
@@ -162,7 +197,9 @@ pub(crate) async fn enqueue_executions(
             });
         }
     }
-    let inserted = records::insert_records(tx, run_id, RecordKind::Execution, &new, &deps).await?;
-    let failed = records::fail_by_source(tx, run_id, RecordKind::Execution, &bad).await?;
-    Ok((inserted, failed))
+    Ok(Staged {
+        new,
+        deps,
+        failures: bad,
+    })
 }

@@ -1,4 +1,5 @@
-//! Records and their dependency edges: creating them in bulk, and every state transition.
+//! Records and their dependency edges: creating them in bulk ([`insert_records`], module
+//! `insert`), and every state transition.
 //!
 //! Readiness is a per-record counter (`pending_deps`) of parents not yet done. Creating
 //! records settles them against their parents under `FOR SHARE` locks, so a parent that
@@ -10,207 +11,10 @@ use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::{RecordKind, RecordState};
 
-/// A record to create.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewRecord {
-    /// Zephyr id of the item.
-    pub source_id: i64,
-    /// Human-readable identity (key or name) for reports.
-    pub source_key: String,
-}
+mod insert;
+mod plan;
 
-/// "The record with this source id waits for that record."
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewDep {
-    /// Source id of the waiting record (of the kind being inserted).
-    pub child_source_id: i64,
-    /// Kind of the record waited for.
-    pub parent_kind: RecordKind,
-    /// Source id of the record waited for.
-    pub parent_source_id: i64,
-}
-
-/// What [`insert_records`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Inserted {
-    /// New records (existing ones are left alone).
-    pub inserted: u64,
-    /// New records runnable at once (a job was pushed for each).
-    pub ready: u64,
-    /// New records whose dependency already failed.
-    pub blocked: u64,
-    /// New records failed because a record they depend on does not exist in the source.
-    pub missing_parent: u64,
-}
-
-/// Creates records of one kind with their dependency edges, settles them against their
-/// parents and pushes a job for each that is ready. Records that already exist (same run,
-/// kind and source id) are left untouched, with their edges: this is what makes enqueueing
-/// twice harmless. Run it inside a transaction.
-pub async fn insert_records(
-    conn: &mut PgConnection,
-    run_id: i64,
-    kind: RecordKind,
-    records: &[NewRecord],
-    deps: &[NewDep],
-) -> Result<Inserted, sqlx::Error> {
-    let mut out = Inserted::default();
-    if records.is_empty() {
-        return Ok(out);
-    }
-    let ids: Vec<i64> = records.iter().map(|r| r.source_id).collect();
-    let keys: Vec<&str> = records.iter().map(|r| r.source_key.as_str()).collect();
-    let new_rows = sqlx::query(
-        r#"
-        INSERT INTO records (run_id, kind, source_id, source_key)
-        SELECT $1, $2, s.id, s.key FROM unnest($3::bigint[], $4::text[]) AS s(id, key)
-        ON CONFLICT (run_id, kind, source_id) DO NOTHING
-        RETURNING id, source_id
-        "#,
-    )
-    .bind(run_id)
-    .bind(kind.as_str())
-    .bind(&ids)
-    .bind(&keys)
-    .fetch_all(&mut *conn)
-    .await?;
-    out.inserted = new_rows.len() as u64;
-    if new_rows.is_empty() {
-        return Ok(out);
-    }
-    // Source id -> record id of the records this call inserted: their edges are written by
-    // record id, so no statement has to look the children up again (a join on the children's
-    // kind grew with the run: O(records of the kind) per page).
-    let new_records: std::collections::HashMap<i64, i64> = new_rows
-        .iter()
-        .map(|r| (r.get::<i64, _>("source_id"), r.get::<i64, _>("id")))
-        .collect();
-    let new_ids: Vec<i64> = new_rows.iter().map(|r| r.get::<i64, _>("id")).collect();
-
-    let mut child: Vec<i64> = Vec::new();
-    let mut pk: Vec<&str> = Vec::new();
-    let mut ps: Vec<i64> = Vec::new();
-    for d in deps {
-        if let Some(&id) = new_records.get(&d.child_source_id) {
-            child.push(id);
-            pk.push(d.parent_kind.as_str());
-            ps.push(d.parent_source_id);
-        }
-    }
-    let mut failed_ids: Vec<i64> = Vec::new();
-    if !child.is_empty() {
-        sqlx::query(
-            r#"
-            INSERT INTO record_deps (parent_id, child_id)
-            SELECT p.id, d.child
-            FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(child, pk, ps)
-            JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
-            ON CONFLICT DO NOTHING
-            "#,
-        )
-        .bind(run_id)
-        .bind(&child)
-        .bind(&pk)
-        .bind(&ps)
-        .execute(&mut *conn)
-        .await?;
-        let missing = sqlx::query(
-            r#"
-            UPDATE records c
-            SET state = 'failed', updated_at = now(),
-                last_error = format('%s %s depends on %s %s, which is not in the source',
-                                    c.kind, c.source_key, m.pk, m.ps)
-            FROM (
-                SELECT DISTINCT ON (d.child) d.child, d.pk, d.ps
-                FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS d(child, pk, ps)
-                LEFT JOIN records p ON p.run_id = $1 AND p.kind = d.pk AND p.source_id = d.ps
-                WHERE p.id IS NULL
-            ) m
-            WHERE c.id = m.child
-            RETURNING c.id
-            "#,
-        )
-        .bind(run_id)
-        .bind(&child)
-        .bind(&pk)
-        .bind(&ps)
-        .fetch_all(&mut *conn)
-        .await?;
-        failed_ids = missing.iter().map(|r| r.get::<i64, _>("id")).collect();
-        out.missing_parent = failed_ids.len() as u64;
-    }
-    let settle: Vec<i64> = new_ids
-        .into_iter()
-        .filter(|id| !failed_ids.contains(id))
-        .collect();
-    let settled = settle_new(conn, &settle).await?;
-    let ready: Vec<i64> = settled
-        .iter()
-        .filter(|(_, s)| *s == RecordState::Ready)
-        .map(|(id, _)| *id)
-        .collect();
-    out.blocked = settled
-        .iter()
-        .filter(|(_, s)| *s == RecordState::Blocked)
-        .count() as u64;
-    out.ready = ready.len() as u64;
-    jobs::push_ready(conn, &ready, 0.0).await?;
-    Ok(out)
-}
-
-/// Computes `pending_deps` and the state of freshly inserted records, locking their parents
-/// `FOR SHARE` so that a parent being marked done concurrently is ordered before or after us.
-async fn settle_new(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<(i64, RecordState)>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(
-        r#"
-        WITH locked AS MATERIALIZED (
-            SELECT p.id, p.state, p.blocked_by FROM records p
-            WHERE p.id IN (SELECT d.parent_id FROM record_deps d WHERE d.child_id = ANY($1))
-            ORDER BY p.id
-            FOR SHARE
-        ),
-        counts AS (
-            SELECT d.child_id,
-                   count(*) FILTER (WHERE l.state <> 'done') AS pending,
-                   min(coalesce(l.blocked_by, l.id))
-                       FILTER (WHERE l.state IN ('failed', 'blocked')) AS bad
-            FROM record_deps d JOIN locked l ON l.id = d.parent_id
-            WHERE d.child_id = ANY($1)
-            GROUP BY d.child_id
-        )
-        UPDATE records r
-        SET pending_deps = coalesce(c.pending, 0),
-            state = CASE WHEN c.bad IS NOT NULL THEN 'blocked'
-                         WHEN coalesce(c.pending, 0) = 0 THEN 'ready'
-                         ELSE 'waiting' END,
-            blocked_by = c.bad,
-            last_error = CASE WHEN c.bad IS NOT NULL
-                              THEN 'blocked: depends on failed record #' || c.bad END,
-            updated_at = now()
-        FROM unnest($1::bigint[]) AS n(id) LEFT JOIN counts c ON c.child_id = n.id
-        WHERE r.id = n.id
-        RETURNING r.id, r.state
-        "#,
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let state: String = r.get("state");
-            let state = state
-                .parse()
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok((r.get("id"), state))
-        })
-        .collect()
-}
+pub use insert::{Inserted, NewDep, NewRecord, insert_records};
 
 /// One record, as a worker needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,6 +104,48 @@ pub async fn parents(conn: &mut PgConnection, record_id: i64) -> Result<Vec<Reco
     rows.iter().map(record_from_row).collect()
 }
 
+/// A record and the records it depends on, in one statement (the worker's read of a claimed
+/// record: one round trip instead of [`get`] then [`parents`]). `None` when the record does
+/// not exist. Run it after taking the record's work lock, in a statement of its own: the
+/// statement's snapshot must postdate the lock, so it sees the outcome of the attempt that
+/// held the lock before.
+pub async fn get_with_parents(
+    conn: &mut PgConnection,
+    record_id: i64,
+) -> Result<Option<(Record, Vec<Record>)>, sqlx::Error> {
+    let prefixed = |t: &str| {
+        RECORD_COLUMNS
+            .split(", ")
+            .map(|c| format!("{t}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        // `= ANY(ARRAY(…))`, not a join: the parents are then read by primary key whatever
+        // the statistics say (a join planned on stale statistics hashed all of `records`
+        // for every call: see `crate::stats`).
+        "SELECT false AS is_parent, {} FROM records r WHERE r.id = $1
+         UNION ALL
+         SELECT true, {} FROM records p
+         WHERE p.id = ANY(ARRAY(SELECT d.parent_id FROM record_deps d WHERE d.child_id = $1))",
+        prefixed("r"),
+        prefixed("p")
+    )))
+    .bind(record_id)
+    .fetch_all(conn)
+    .await?;
+    let mut record = None;
+    let mut parents = Vec::with_capacity(rows.len().saturating_sub(1));
+    for row in &rows {
+        if row.try_get::<bool, _>("is_parent")? {
+            parents.push(record_from_row(row)?);
+        } else {
+            record = Some(record_from_row(row)?);
+        }
+    }
+    Ok(record.map(|r| (r, parents)))
+}
+
 /// The parents of each of `record_ids`, in one query (a page of records at a time, instead of
 /// one query per record). Records without parents are absent from the map.
 pub async fn parents_of(
@@ -375,8 +221,15 @@ pub async fn claimed_qtest_ids(
 
 /// Stores the qTest id, marks the record done and releases the dependents whose last
 /// dependency this was (pushing their jobs). Returns `None` when the record was not `ready`
-/// (another job got there first; nothing is changed), else the number of released dependents.
-/// Run it inside the transaction that also stores whatever else the record produced.
+/// (another job got there first; nothing is changed), else the number of jobs pushed for
+/// released dependents. Run it inside the transaction that also stores whatever else the
+/// record produced.
+///
+/// Two statements, on purpose: the record's update takes its row lock, waiting for any
+/// `FOR SHARE` settle of new children by [`insert_records`]; the release must then read the
+/// edges with a snapshot taken after that wait, or it would miss the children just committed
+/// (in one statement, the edges are read with the snapshot from before the wait and such a
+/// child stays waiting forever: `crates/store/tests/insert.rs` shows it).
 pub async fn mark_done_and_release(
     conn: &mut PgConnection,
     record_id: i64,
@@ -435,15 +288,26 @@ pub async fn schedule_retry(
     error: &str,
     delay_secs: f64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE records SET attempts = attempts + 1, last_error = $2, updated_at = now()
-         WHERE id = $1 AND state = 'ready'",
-    )
+    // One statement: the attempt is counted and the next job generation pushed together.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        r#"
+        WITH ready_jobs AS (
+            UPDATE records SET attempts = attempts + 1, last_error = $5,
+                   job_seq = job_seq + 1, updated_at = now()
+            WHERE id = $1 AND state = 'ready'
+            RETURNING id, run_id, job_seq
+        )
+        {}
+        "#,
+        jobs::INSERT_READY_JOBS
+    )))
     .bind(record_id)
+    .bind(jobs::QUEUE)
+    .bind(jobs::JOB_MAX_ATTEMPTS)
+    .bind(delay_secs)
     .bind(error)
     .execute(&mut *conn)
     .await?;
-    jobs::push_ready(conn, &[record_id], delay_secs).await?;
     Ok(())
 }
 

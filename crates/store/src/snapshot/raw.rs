@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::{PgConnection, Row};
 use std::borrow::Cow;
 
@@ -39,27 +40,50 @@ fn strip_nul(value: &mut Value) -> usize {
     }
 }
 
+/// An item's JSON as sent to a `jsonb` parameter, serialised once (no `Value` in between).
+pub(super) type RawJson = sqlx::types::Json<Box<RawValue>>;
+
 /// Items as Postgres can take them: their JSON (the `raw` column) with every NUL removed and,
 /// only when there were some, the items decoded back from it (so the text columns and `raw`
-/// agree). The common case costs one serialisation, as before.
+/// agree). The common case serialises each item straight to its JSON text: a NUL can only be
+/// there as the escape `\u0000`, and text without that sequence has none. Text with it (a NUL,
+/// or a literal backslash before `u0000`) takes the slower way through `Value`.
 pub(super) fn pg_safe<'a, T: Serialize + DeserializeOwned + Clone>(
     items: &'a [T],
     what: &str,
-) -> Result<(Cow<'a, [T]>, Vec<Value>), sqlx::Error> {
-    let mut raw = to_raw(items)?;
-    let removed: usize = raw.iter_mut().map(strip_nul).sum();
-    if removed == 0 {
-        return Ok((Cow::Borrowed(items), raw));
+) -> Result<(Cow<'a, [T]>, Vec<RawJson>), sqlx::Error> {
+    let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+    let raw = items
+        .iter()
+        .map(|i| serde_json::value::to_raw_value(i).map_err(encode))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !raw.iter().any(|r| r.get().contains("\\u0000")) {
+        return Ok((
+            Cow::Borrowed(items),
+            raw.into_iter().map(sqlx::types::Json).collect(),
+        ));
     }
-    tracing::warn!(
-        what,
-        removed,
-        "NUL characters removed before storing source items"
-    );
-    let cleaned = raw
+    let mut values = to_raw(items)?;
+    let removed: usize = values.iter_mut().map(strip_nul).sum();
+    if removed > 0 {
+        tracing::warn!(
+            what,
+            removed,
+            "NUL characters removed before storing source items"
+        );
+    }
+    let cleaned = values
         .iter()
         .map(|r| from_raw(r.clone()))
         .collect::<Result<Vec<T>, _>>()?;
+    let raw = values
+        .iter()
+        .map(|v| {
+            serde_json::value::to_raw_value(v)
+                .map(sqlx::types::Json)
+                .map_err(encode)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((Cow::Owned(cleaned), raw))
 }
 

@@ -63,3 +63,32 @@ async fn nuls_never_reach_postgres() {
         "a.txt"
     );
 }
+
+#[tokio::test]
+async fn text_that_only_looks_like_an_escaped_nul_is_kept() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    crate::migrate(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let run = crate::runs::upsert(
+        &mut conn,
+        "http://z",
+        "P",
+        "http://q",
+        1,
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap()
+    .id;
+    let cases = [case(1, r"C:\u0000\dir"), case(2, r"a\\u0000b")];
+    save_test_cases(&mut conn, run, &cases).await.unwrap();
+    assert_eq!(
+        test_case(&mut conn, run, 1).await.unwrap().unwrap().name,
+        r"C:\u0000\dir"
+    );
+    assert_eq!(
+        test_case(&mut conn, run, 2).await.unwrap().unwrap().name,
+        r"a\\u0000b"
+    );
+}
