@@ -19,6 +19,7 @@ pub mod report;
 pub mod rollback;
 pub mod runs;
 pub mod snapshot;
+pub mod stats;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};

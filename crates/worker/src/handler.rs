@@ -77,7 +77,9 @@ async fn attempt_record(
     attempt: usize,
 ) -> Result<(), Failure> {
     let conn: &mut PgConnection = &mut lock;
-    let Some(record) = records::get(conn, job.record_id).await? else {
+    // A statement of its own after the lock, so its snapshot sees the outcome of the attempt
+    // that held the lock before; the record and its parents in one round trip.
+    let Some((record, parents)) = records::get_with_parents(conn, job.record_id).await? else {
         warn!("job for a record that does not exist; dropped");
         let _ = lock.rollback().await;
         return Ok(());
@@ -91,7 +93,6 @@ async fn attempt_record(
         let _ = lock.rollback().await;
         return Ok(());
     }
-    let parents = records::parents(conn, record.id).await?;
     let settle = Settle(std::sync::Mutex::new(Some(lock)));
     let run = match ctx.run(job.run_id).await {
         Ok(run) => run,

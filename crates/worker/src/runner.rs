@@ -7,7 +7,7 @@ use crate::handler;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use std::sync::Arc;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 use ztoq_store::jobs::{QUEUE, RecordJob};
 
 /// Why a worker could not start or stopped abnormally.
@@ -43,6 +43,7 @@ pub async fn run(
     ztoq_store::migrate(&pool).await?;
     let ctx = Arc::new(Ctx::new(pool.clone(), config.clone()));
     crate::metrics::spawn_queue_depth_poller(pool.clone());
+    spawn_statistics_keeper(pool.clone());
 
     let name = format!("{}-{}-{}", config.name, hostname(), std::process::id());
     let heartbeat = (config.lease / 3).max(std::time::Duration::from_secs(1));
@@ -100,6 +101,27 @@ async fn task(job: RecordJob, ctx: Data<Arc<Ctx>>, attempt: Attempt) -> Result<(
         error!(error = %e, run_id = job.run_id, record_id = job.record_id, "could not record the outcome; the job will run again");
         Box::new(e) as BoxDynError
     })
+}
+
+/// Keeps the planner statistics of the per-record tables current while an enqueue grows
+/// them (see `ztoq_store::stats`): checked at start, then every 5 s.
+fn spawn_statistics_keeper(pool: sqlx::PgPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let Ok(mut conn) = pool.acquire().await else {
+                continue;
+            };
+            match ztoq_store::stats::analyze_if_stale(&mut conn).await {
+                Ok(tables) if !tables.is_empty() => {
+                    debug!(?tables, "refreshed planner statistics");
+                }
+                Ok(_) => {}
+                Err(e) => debug!(error = %e, "could not refresh planner statistics"),
+            }
+        }
+    });
 }
 
 fn hostname() -> String {
