@@ -40,10 +40,13 @@ async fn workers_share_one_qtest_rate_limit_through_postgres() {
         "unpaced workers should overrun {RATE}/s: {limited} of {requests} answered 429"
     );
 
-    // Paced: three workers sharing R finish the run with (almost) no 429.
+    // Paced: three workers sharing R finish the run with (almost) no 429; were it multiplied
+    // (3 × R), most requests would be answered 429 as in the control.
     let before = env.qtest.faults.stats();
     let started = Instant::now();
-    let rate = RATE.to_string();
+    // Paced a little under the limit, as the runbook advises: a loaded machine's scheduling
+    // delays can bunch a few requests up (the benchmark paces at the limit itself).
+    let rate = (RATE * 0.9).to_string();
     let mut flags = patient.to_vec();
     flags.extend(["--qtest-rate-limit", &rate]);
     let paced = env.workers(3, &flags);
@@ -52,7 +55,10 @@ async fn workers_share_one_qtest_rate_limit_through_postgres() {
     paced.stop();
     let (requests, limited) = between(&before, &env.qtest.faults.stats());
     env.qtest.faults.set(FaultConfig::default());
-    assert!(requests > 300, "the paced phase did the bulk of the run: {requests}");
+    assert!(
+        requests > 300,
+        "the paced phase did the bulk of the run: {requests}"
+    );
     assert!(
         limited * 100 <= requests,
         "paced workers: {limited} of {requests} requests answered 429 (> 1 %)"
