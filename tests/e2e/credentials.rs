@@ -2,7 +2,9 @@
 //! quickly with one message naming the API, spends no record's attempts, and the run
 //! continues once a worker has the right token.
 
-use crate::support::{Env, assert_migrated_exactly_once, sigterm, tempdir, wait_exit};
+use crate::support::{
+    Env, assert_migrated_exactly_once, sigterm, tempdir, try_wait_exit, wait_exit,
+};
 use std::process::Stdio;
 use std::time::Duration;
 use ztoq_cli::commands::EXIT_CREDENTIALS;
@@ -13,8 +15,15 @@ async fn refused_worker(env: &Env, name: &str, envs: &[(&str, &str)]) -> String 
     let path = dir.join("worker.log");
     let log = std::fs::File::create(&path).unwrap();
     let mut worker = env.worker(name, &[], envs, Stdio::from(log));
-    let (exit, took) = wait_exit(&mut worker, Duration::from_secs(60)).await;
+    let waited = try_wait_exit(&mut worker, Duration::from_secs(60)).await;
+    if waited.is_none() {
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
     let text = std::fs::read_to_string(&path).unwrap();
+    let Some((exit, took)) = waited else {
+        panic!("worker {name} still running after 60 s; log:\n{text}");
+    };
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         exit.code(),

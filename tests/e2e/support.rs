@@ -231,16 +231,26 @@ pub async fn wait_exit(
     child: &mut std::process::Child,
     timeout: Duration,
 ) -> (std::process::ExitStatus, Duration) {
+    let id = child.id();
+    try_wait_exit(child, timeout)
+        .await
+        .unwrap_or_else(|| panic!("process {id} still running after {timeout:?}"))
+}
+
+/// Waits for a child to exit, at most `timeout`: its status and how long it took, or `None`
+/// when it is still running (so the caller can show what it logged).
+pub async fn try_wait_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<(std::process::ExitStatus, Duration)> {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait for a child") {
-            return (status, started.elapsed());
+            return Some((status, started.elapsed()));
         }
-        assert!(
-            started.elapsed() < timeout,
-            "process {} still running after {timeout:?}",
-            child.id()
-        );
+        if started.elapsed() >= timeout {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

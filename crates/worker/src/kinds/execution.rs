@@ -32,18 +32,13 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     let cycle_id = job.parent_qtest_id(RecordKind::TestCycle)?;
 
     let exec_key = execution.id.to_string();
-    let steps = job
-        .run
-        .zephyr
-        .execution_steps(&exec_key)
-        .await
-        .map_err(|e| job.named(e))?;
-    let attachments = job
-        .run
-        .zephyr
-        .execution_attachments(&exec_key)
-        .await
-        .map_err(|e| job.named(e))?;
+    // Both reads at once: one round trip of latency per record instead of two.
+    let zephyr = &job.run.zephyr;
+    let (steps, attachments) = tokio::try_join!(
+        zephyr.execution_steps(&exec_key),
+        zephyr.execution_attachments(&exec_key)
+    )
+    .map_err(|e| job.named(e))?;
     let settings = &job.run.settings;
     let log = ztoq_transform::test_log(
         &execution,
