@@ -8,7 +8,6 @@ use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use ztoq_mock::faults::FaultConfig;
-use ztoq_qtest::{ClientOptions, QtestAuth, QtestClient, Secret};
 
 /// Enqueues and migrates the generated project with two workers; returns the run and its
 /// status.
@@ -79,14 +78,7 @@ async fn assert_qtest_empty(env: &Env) {
         (0, 0, 0, 0, 0, 0, 0),
         "qTest still holds {held:?}"
     );
-    let qt = QtestClient::connect(
-        &env.qtest.url(),
-        1,
-        QtestAuth::Token(Secret::new(&env.qtest_state.config().token)),
-        &ClientOptions::default(),
-    )
-    .await
-    .unwrap();
+    let qt = env.qtest_client().await;
     let modules = qt.modules(None, true).await.unwrap();
     assert_eq!(modules.len() as u64, held.modules);
     assert!(
@@ -312,14 +304,7 @@ async fn a_module_holding_foreign_items_is_kept_and_reported_unless_cascade() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let qt = QtestClient::connect(
-        &env.qtest.url(),
-        1,
-        QtestAuth::Token(Secret::new(&env.qtest_state.config().token)),
-        &ClientOptions::default(),
-    )
-    .await
-    .unwrap();
+    let qt = env.qtest_client().await;
     qt.create_test_case(&ztoq_qtest::qtest::TestCase {
         name: Some("Added by hand".into()),
         parent_id: Some(module),

@@ -169,6 +169,19 @@ impl Env {
         }
     }
 
+    /// A qTest client of the mock's project (1), with the mock's token: for tests that look
+    /// at, or tamper with, what qTest holds.
+    pub async fn qtest_client(&self) -> ztoq_qtest::QtestClient {
+        ztoq_qtest::QtestClient::connect(
+            &self.qtest.url(),
+            1,
+            ztoq_qtest::QtestAuth::Token(ztoq_qtest::Secret::new(&self.qtest_state.config().token)),
+            &ztoq_qtest::ClientOptions::default(),
+        )
+        .await
+        .expect("connect to the qTest mock")
+    }
+
     pub fn verify(&self, run: i64) -> (bool, serde_json::Value) {
         self.ztoq_json(&["verify", "--run", &run.to_string()])
     }

@@ -5,7 +5,6 @@
 
 use crate::support::{Env, kind};
 use std::time::Duration;
-use ztoq_qtest::{ClientOptions, QtestAuth, QtestClient, Secret};
 
 /// `(source_key, qtest_id, qtest_data)` of the first `n` done records of `kind`.
 async fn done(env: &Env, run: i64, kind: &str, n: i64) -> Vec<(String, i64, serde_json::Value)> {
@@ -42,14 +41,7 @@ async fn verify_reports_missing_and_duplicate_copies_by_record() {
     let (ok, report) = env.verify(run);
     assert!(ok, "clean run should verify: {report}");
 
-    let qt = QtestClient::connect(
-        &env.qtest.url(),
-        1,
-        QtestAuth::Token(Secret::new(&env.qtest_state.config().token)),
-        &ClientOptions::default(),
-    )
-    .await
-    .unwrap();
+    let qt = env.qtest_client().await;
     // A test case deleted, another one copied (same module, same Zephyr key).
     let pool = env.db.pool().await;
     let deleted_case: (String, i64) = sqlx::query_as(

@@ -109,6 +109,25 @@ impl QtestAuthArgs {
     }
 }
 
+/// The qTest rate limit every process talking to one qTest instance shares.
+#[derive(Debug, Clone, Args)]
+pub struct QtestRateArgs {
+    /// qTest requests per second for all processes together (workers, `ztoq verify`,
+    /// `ztoq rollback`), shared through Postgres: give each the same value. Unset: no pacing.
+    #[arg(long, env = "ZTOQ_QTEST_RATE_LIMIT", value_parser = positive_rate)]
+    pub qtest_rate_limit: Option<f64>,
+}
+
+/// A requests-per-second value: a finite number above 0.
+fn positive_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "'{value}' is not a positive number of requests per second"
+        )),
+    }
+}
+
 /// HTTP client settings.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {

@@ -1,7 +1,7 @@
 //! The operator commands: enqueue, worker, status, failures, retry and verify. Each takes its
 //! parsed flags and prints for people, or one JSON object with `--json`.
 
-use crate::args::{DbArgs, HttpArgs, QtestAuthArgs, ZephyrAuthArgs};
+use crate::args::{DbArgs, HttpArgs, QtestAuthArgs, QtestRateArgs, ZephyrAuthArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::net::SocketAddr;
@@ -171,10 +171,9 @@ pub struct WorkerArgs {
     /// Worker name prefix.
     #[arg(long, env = "ZTOQ_WORKER_NAME", default_value = "ztoq-worker")]
     pub name: String,
-    /// qTest requests per second for all workers together (shared through Postgres; give
-    /// every worker the same value). Unset: no pacing.
-    #[arg(long, env = "ZTOQ_QTEST_RATE_LIMIT", value_parser = positive_rate)]
-    pub qtest_rate_limit: Option<f64>,
+    /// qTest rate limit shared by all workers.
+    #[command(flatten)]
+    pub rate: QtestRateArgs,
     /// HTTP settings.
     #[command(flatten)]
     pub http: HttpArgs,
@@ -203,23 +202,13 @@ pub async fn worker(args: WorkerArgs) -> Result<()> {
         metrics_addr: args.metrics_addr,
         name: args.name,
         http: args.http.options(),
-        qtest_rate_limit: args.qtest_rate_limit,
+        qtest_rate_limit: args.rate.qtest_rate_limit,
     };
     match ztoq_worker::run(config, stop_signal()).await {
         Ok(()) => Ok(()),
         // Already logged once, with what to fix; a distinct exit code for supervisors.
         Err(ztoq_worker::RunError::Credentials(_)) => std::process::exit(EXIT_CREDENTIALS),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// A requests-per-second value: a finite number above 0.
-pub(crate) fn positive_rate(value: &str) -> Result<f64, String> {
-    match value.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        _ => Err(format!(
-            "'{value}' is not a positive number of requests per second"
-        )),
     }
 }
 
@@ -386,9 +375,9 @@ pub struct VerifyArgs {
     /// HTTP settings.
     #[command(flatten)]
     pub http: HttpArgs,
-    /// qTest requests per second shared with the workers (as their --qtest-rate-limit).
-    #[arg(long, env = "ZTOQ_QTEST_RATE_LIMIT", value_parser = positive_rate)]
-    pub qtest_rate_limit: Option<f64>,
+    /// qTest rate limit shared with the workers.
+    #[command(flatten)]
+    pub rate: QtestRateArgs,
 }
 
 /// `ztoq verify`: exits non-zero when the copy is incomplete or differs.
@@ -399,7 +388,7 @@ pub async fn verify(args: VerifyArgs) -> Result<bool> {
         args.qtest.auth()?,
         &args.http.options(),
         args.run.run_id,
-        args.qtest_rate_limit,
+        args.rate.qtest_rate_limit,
     )
     .await?;
     if args.run.json {

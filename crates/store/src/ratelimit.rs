@@ -76,8 +76,18 @@ pub async fn reserve(
 }
 
 /// The schedule key of a qTest instance: one budget per base URL, whatever the project.
-pub fn qtest_key(base_url: &str) -> String {
+fn qtest_key(base_url: &str) -> String {
     format!("qtest {}", base_url.trim_end_matches('/'))
+}
+
+/// The pacer every client of the qTest instance at `base_url` shares (workers, `ztoq
+/// verify`, `ztoq rollback`), at `per_second` requests/s.
+pub async fn qtest_pacer(
+    pool: &PgPool,
+    base_url: &str,
+    per_second: f64,
+) -> Result<Arc<Pacer>, sqlx::Error> {
+    shared_pacer(pool, Api::Qtest, qtest_key(base_url), per_second).await
 }
 
 /// Slots from the `rate_limits` row `key`.

@@ -14,7 +14,7 @@ mod report;
 pub use report::{KindReport, Mismatch, VerifyReport};
 
 use std::collections::BTreeMap;
-use ztoq_http::{Api, ApiError, ClientOptions};
+use ztoq_http::{ApiError, ClientOptions};
 use ztoq_qtest::{QtestAuth, QtestClient};
 use ztoq_store::report as counts;
 
@@ -52,8 +52,7 @@ pub async fn verify(
     drop(conn);
     let mut qtest = QtestClient::connect(&run.qtest_url, run.qtest_project_id, auth, http).await?;
     if let Some(per_second) = qtest_rate_limit {
-        let key = ztoq_store::ratelimit::qtest_key(&run.qtest_url);
-        let pacer = ztoq_store::ratelimit::shared_pacer(pool, Api::Qtest, key, per_second).await?;
+        let pacer = ztoq_store::ratelimit::qtest_pacer(pool, &run.qtest_url, per_second).await?;
         qtest = qtest.with_pacer(pacer);
     }
     let mut kinds: BTreeMap<ztoq_model::RecordKind, KindReport> = state

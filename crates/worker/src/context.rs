@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
-use ztoq_http::Api;
 use ztoq_model::settings::RunSettings;
 use ztoq_qtest::QtestClient;
 use ztoq_store::{ratelimit, runs};
@@ -101,12 +100,8 @@ impl Ctx {
         )
         .await?;
         let qtest = match self.config.qtest_rate_limit {
-            Some(per_second) => {
-                let key = ratelimit::qtest_key(&run.qtest_url);
-                qtest.with_pacer(
-                    ratelimit::shared_pacer(&self.pool, Api::Qtest, key, per_second).await?,
-                )
-            }
+            Some(per_second) => qtest
+                .with_pacer(ratelimit::qtest_pacer(&self.pool, &run.qtest_url, per_second).await?),
             None => qtest,
         };
         let ctx = Arc::new(RunCtx {

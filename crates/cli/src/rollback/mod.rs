@@ -28,7 +28,7 @@ mod report;
 
 pub use report::{KindReport, RollbackFailure, RollbackReport};
 
-use crate::args::{HttpArgs, QtestAuthArgs};
+use crate::args::{HttpArgs, QtestAuthArgs, QtestRateArgs};
 use crate::commands::{RunArgs, open_db};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -36,7 +36,6 @@ use delete::with_retry;
 use pass::level;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ztoq_http::Api;
 use ztoq_model::RecordKind;
 use ztoq_qtest::QtestClient;
 use ztoq_store::rollback::{self as store, Begin};
@@ -54,9 +53,9 @@ pub struct RollbackArgs {
     /// HTTP settings.
     #[command(flatten)]
     pub http: HttpArgs,
-    /// qTest requests per second shared with the workers (as their --qtest-rate-limit).
-    #[arg(long, env = "ZTOQ_QTEST_RATE_LIMIT", value_parser = crate::commands::positive_rate)]
-    pub qtest_rate_limit: Option<f64>,
+    /// qTest rate limit shared with the workers.
+    #[command(flatten)]
+    pub rate: QtestRateArgs,
     /// Deletes in flight at once (within one level of the order).
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -135,13 +134,10 @@ pub async fn rollback(args: RollbackArgs) -> Result<bool> {
         })
         .await
         .context("connecting to qTest")?;
-        let qtest = match args.qtest_rate_limit {
-            Some(per_second) => {
-                let key = ztoq_store::ratelimit::qtest_key(&run.qtest_url);
-                let pacer =
-                    ztoq_store::ratelimit::shared_pacer(&pool, Api::Qtest, key, per_second).await?;
-                qtest.with_pacer(pacer)
-            }
+        let qtest = match args.rate.qtest_rate_limit {
+            Some(per_second) => qtest.with_pacer(
+                ztoq_store::ratelimit::qtest_pacer(&pool, &run.qtest_url, per_second).await?,
+            ),
             None => qtest,
         };
         // A 404 on delete counts as "already gone": make sure it cannot mean "wrong project".
