@@ -3,7 +3,8 @@
 //! with every record migrated exactly once.
 
 use crate::support::{
-    Env, KINDS, assert_migrated_exactly_once, demo_qtest, kind, sigterm, tempdir, wait_exit,
+    Env, KINDS, assert_migrated_exactly_once, demo_qtest, kind, latency, records_in_state, sigterm,
+    tempdir, wait_exit,
 };
 use sqlx::PgPool;
 use std::process::{Child, Stdio};
@@ -13,13 +14,6 @@ use ztoq_pgtemp::testdb::TestDb;
 
 /// Lease used by these tests: a dead worker's jobs come back within a few seconds.
 const LEASE_SECS: &str = "3";
-
-fn latency(ms: u64) -> FaultConfig {
-    FaultConfig {
-        latency_ms: ms,
-        ..FaultConfig::default()
-    }
-}
 
 /// Jobs a worker (by name prefix) holds: claimed or running.
 async fn held_jobs(pool: &PgPool, worker: &str) -> Vec<String> {
@@ -57,14 +51,7 @@ async fn wait_for_held_jobs(pool: &PgPool, worker: &str, at_least: usize) -> Vec
 async fn make_busy(env: &Env, pool: &PgPool, run: i64, worker: &str, latency_ms: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM records WHERE run_id = $1 AND state = 'ready'",
-        )
-        .bind(run)
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if ready >= 20 {
+        if records_in_state(pool, run, "ready").await >= 20 {
             break;
         }
         assert!(Instant::now() < deadline, "records never became ready");
@@ -74,14 +61,6 @@ async fn make_busy(env: &Env, pool: &PgPool, run: i64, worker: &str, latency_ms:
     wait_for_held_jobs(pool, worker, 4).await;
     // Long enough for the claimed jobs to be running (their first request is then waiting).
     tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
-async fn done_records(pool: &PgPool, run: i64) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1 AND state = 'done'")
-        .bind(run)
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }
 
 /// Asserts a settled run has nothing failed or blocked.
@@ -224,7 +203,7 @@ async fn postgres_restarting_mid_run_loses_and_repeats_nothing() {
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while done_records(&pool, run).await < total / 4 {
+    while records_in_state(&pool, run, "done").await < total / 4 {
         assert!(Instant::now() < deadline, "the run made no progress");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -274,7 +253,7 @@ async fn sigterm_finishes_the_records_in_flight_then_exits_zero() {
         Stdio::null(),
     );
     make_busy(&env, &pool, run, "graceful", 1500).await;
-    let before = done_records(&pool, run).await;
+    let before = records_in_state(&pool, run, "done").await;
     sigterm(&worker);
     let (exit, took) = wait_exit(&mut worker, Duration::from_secs(60)).await;
     assert!(exit.success(), "exit status {exit}");
@@ -283,7 +262,7 @@ async fn sigterm_finishes_the_records_in_flight_then_exits_zero() {
         "stopped within its deadline ({took:?})"
     );
     assert!(
-        done_records(&pool, run).await > before,
+        records_in_state(&pool, run, "done").await > before,
         "the records in flight were finished"
     );
     assert!(

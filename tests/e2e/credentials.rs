@@ -3,14 +3,16 @@
 //! continues once a worker has the right token.
 
 use crate::support::{
-    Env, assert_migrated_exactly_once, sigterm, tempdir, try_wait_exit, wait_exit,
+    Env, assert_migrated_exactly_once, latency, records_in_state, sigterm, tempdir, try_wait_exit,
+    wait_exit,
 };
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ztoq_cli::commands::EXIT_CREDENTIALS;
+use ztoq_mock::faults::FaultConfig;
 
 /// Starts a worker with `envs`, waits for it to give up, and returns its log.
-async fn refused_worker(env: &Env, name: &str, envs: &[(&str, &str)]) -> String {
+async fn refused_worker(env: &Env, run: i64, name: &str, envs: &[(&str, &str)]) -> String {
     let dir = tempdir(name);
     let path = dir.join("worker.log");
     let log = std::fs::File::create(&path).unwrap();
@@ -22,7 +24,8 @@ async fn refused_worker(env: &Env, name: &str, envs: &[(&str, &str)]) -> String 
     }
     let text = std::fs::read_to_string(&path).unwrap();
     let Some((exit, took)) = waited else {
-        panic!("worker {name} still running after 60 s; log:\n{text}");
+        let (_, status) = env.ztoq_json(&["status", "--run", &run.to_string()]);
+        panic!("worker {name} still running after 60 s; run status: {status}\nlog:\n{text}");
     };
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
@@ -54,8 +57,17 @@ async fn refused_tokens_stop_workers_quickly_and_the_run_continues_once_fixed() 
     let run = env.enqueue();
 
     // A good worker starts the run, then stops: the token "expires" between two workers.
+    // qTest is slowed down meanwhile so that the good worker cannot finish the run before it
+    // is stopped: the refused workers must find records to try (a worker with nothing to do
+    // never meets the refusal, which made this test depend on the machine's speed).
+    let pool = env.db.pool().await;
+    env.qtest.faults.set(latency(100));
     let mut first = env.worker("good", &[], &[], Stdio::null());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while records_in_state(&pool, run, "done").await < 20 {
+        assert!(Instant::now() < deadline, "the good worker never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sigterm(&first);
     assert!(
         wait_exit(&mut first, Duration::from_secs(60))
@@ -63,12 +75,21 @@ async fn refused_tokens_stop_workers_quickly_and_the_run_continues_once_fixed() 
             .0
             .success()
     );
+    env.qtest.faults.set(FaultConfig::default());
+    let ready = records_in_state(&pool, run, "ready").await;
+    assert!(ready > 0, "records left for the refused workers to try");
 
     for (api, variable, needle) in [
         ("qTest", "ZTOQ_QTEST_TOKEN", "qTest refused"),
         ("Zephyr", "ZTOQ_ZEPHYR_TOKEN", "Zephyr refused"),
     ] {
-        let log = refused_worker(&env, &format!("bad-{api}"), &[(variable, "expired-token")]).await;
+        let log = refused_worker(
+            &env,
+            run,
+            &format!("bad-{api}"),
+            &[(variable, "expired-token")],
+        )
+        .await;
         let mentions: Vec<&str> = log.lines().filter(|l| l.contains("refused")).collect();
         assert_eq!(
             mentions.len(),

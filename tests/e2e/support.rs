@@ -211,6 +211,24 @@ fn override_env(c: &mut std::process::Command, envs: &[(&str, &str)]) {
     }
 }
 
+/// Mock faults that only slow every request down by `ms`.
+pub fn latency(ms: u64) -> FaultConfig {
+    FaultConfig {
+        latency_ms: ms,
+        ..FaultConfig::default()
+    }
+}
+
+/// Records of `run` in `state`.
+pub async fn records_in_state(pool: &sqlx::PgPool, run: i64, state: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM records WHERE run_id = $1 AND state = $2")
+        .bind(run)
+        .bind(state)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// The qTest mock settings of [`Env::new`]: the demo token.
 pub fn demo_qtest() -> QtestMockConfig {
     QtestMockConfig {
