@@ -1,9 +1,17 @@
 //! Pushing queue jobs into apalis-postgres's `apalis.jobs` from SQL.
 //!
-//! A job carries only `{run_id, record_id}` (never a secret, never source data). Its
+//! A job carries only `{run_id, record_id, job_seq}` (never a secret, never source data). Its
 //! idempotency key is `rec-{record_id}-{job_seq}`: each push bumps the record's `job_seq`, and
 //! `ON CONFLICT DO NOTHING` makes a repeated push of the same generation harmless (apalis's own
-//! sink would abort the whole batch on such a conflict).
+//! sink would abort the whole batch on such a conflict). A job whose generation is no longer the
+//! record's is stale: its record has moved on (done, retried, postponed) and the job is dropped.
+//!
+//! apalis claims the jobs (batched `get_jobs`), hands them to the handlers and keeps the
+//! workers' heartbeats; ztoq's workers run it with `persist_results(false)` and
+//! `lock_tasks(false)` and finish each job themselves, in the transaction that commits the
+//! record's outcome ([`finish`], or with the records marked done:
+//! `crate::records::mark_done_many`): a job is `Done` exactly when its outcome is stored, and a
+//! job row is written three times (push, claim, finish) instead of four.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -23,6 +31,8 @@ pub struct RecordJob {
     pub run_id: i64,
     /// The record to process.
     pub record_id: i64,
+    /// The record's job generation this job was pushed for.
+    pub job_seq: i32,
 }
 
 /// Inserts one job per row of the CTE `ready_jobs(id, run_id, job_seq)` (records whose
@@ -32,7 +42,8 @@ pub(crate) const INSERT_READY_JOBS: &str = r#"
         INSERT INTO apalis.jobs
             (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
         SELECT apalis.generate_ulid(), $2,
-               convert_to(json_build_object('run_id', run_id, 'record_id', id)::text, 'UTF8'),
+               convert_to(json_build_object('run_id', run_id, 'record_id', id, 'job_seq', job_seq)::text,
+                          'UTF8'),
                'Pending', 0, $3, now() + make_interval(secs => $4), 0,
                'rec-' || id || '-' || job_seq
         FROM ready_jobs
@@ -62,6 +73,50 @@ pub async fn push_ready(
     .bind(record_ids)
     .bind(QUEUE)
     .bind(JOB_MAX_ATTEMPTS)
+    .bind(delay_secs)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// The statement that finishes the jobs whose ids are parameter `$param` (a `text[]`): the one
+/// place ztoq finishes a job, apalis's own acknowledgement being off. Also used as a CTE.
+pub(crate) fn finish_sql(param: usize) -> String {
+    format!("UPDATE apalis.jobs SET status = 'Done', done_at = now() WHERE id = ANY(${param})")
+}
+
+/// Marks jobs done (their outcome is being committed in the same transaction, or they had
+/// nothing left to do).
+pub async fn finish(conn: &mut PgConnection, job_ids: &[String]) -> Result<u64, sqlx::Error> {
+    if job_ids.is_empty() {
+        return Ok(0);
+    }
+    let result = sqlx::query(sqlx::AssertSqlSafe(finish_sql(1)))
+        .bind(job_ids)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Gives jobs back to the queue, runnable again after `delay_secs`, counting the hand-back as
+/// an attempt (so the next run looks in qTest for what this one may have written first).
+/// Used for a job met while another attempt at its record is in flight, and for a job whose
+/// outcome could not be recorded.
+pub async fn requeue(
+    conn: &mut PgConnection,
+    job_ids: &[String],
+    delay_secs: f64,
+) -> Result<u64, sqlx::Error> {
+    if job_ids.is_empty() {
+        return Ok(0);
+    }
+    let result = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL,
+                done_at = NULL, attempts = attempts + 1,
+                run_at = now() + make_interval(secs => $2)
+         WHERE id = ANY($1)",
+    )
+    .bind(job_ids)
     .bind(delay_secs)
     .execute(conn)
     .await?;

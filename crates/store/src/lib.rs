@@ -55,10 +55,17 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
 }
 
 /// Whether an error is worth retrying the same transaction for (deadlock, serialization
-/// failure, lost connection).
+/// failure, lost connection, a server shutting down or starting up).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 40P01 deadlock, 40001 serialization failure, 57P01-57P03 administrator or crash
+            // shutdown and "cannot connect now", class 08 connection exceptions.
+            matches!(
+                code.as_ref(),
+                "40P01" | "40001" | "57P01" | "57P02" | "57P03"
+            ) || code.starts_with("08")
+        }),
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
         _ => false,
     }

@@ -11,9 +11,11 @@ use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::{RecordKind, RecordState};
 
+mod batch;
 mod insert;
 mod plan;
 
+pub use batch::{DoneRecord, load_many, mark_done_many, release_many};
 pub use insert::{Inserted, NewDep, NewRecord, insert_records};
 
 /// One record, as a worker needs it.
@@ -220,65 +222,27 @@ pub async fn claimed_qtest_ids(
 }
 
 /// Stores the qTest id, marks the record done and releases the dependents whose last
-/// dependency this was (pushing their jobs). Returns `None` when the record was not `ready`
+/// dependency this was (pushing their jobs): [`mark_done_many`] then [`release_many`] for one
+/// record, whatever its job generation. Returns `None` when the record was not `ready`
 /// (another job got there first; nothing is changed), else the number of jobs pushed for
 /// released dependents. Run it inside the transaction that also stores whatever else the
 /// record produced.
-///
-/// Two statements, on purpose: the record's update takes its row lock, waiting for any
-/// `FOR SHARE` settle of new children by [`insert_records`]; the release must then read the
-/// edges with a snapshot taken after that wait, or it would miss the children just committed
-/// (in one statement, the edges are read with the snapshot from before the wait and such a
-/// child stays waiting forever: `crates/store/tests/insert.rs` shows it).
 pub async fn mark_done_and_release(
     conn: &mut PgConnection,
     record_id: i64,
     qtest_id: i64,
     qtest_data: Option<&Value>,
 ) -> Result<Option<u64>, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE records SET state = 'done', qtest_id = $2, qtest_data = $3, last_error = NULL,
-                done_at = now(), updated_at = now()
-         WHERE id = $1 AND state = 'ready'",
-    )
-    .bind(record_id)
-    .bind(qtest_id)
-    .bind(qtest_data)
-    .execute(&mut *conn)
-    .await?;
-    if updated.rows_affected() == 0 {
+    let done = DoneRecord {
+        id: record_id,
+        job_seq: None,
+        qtest_id,
+        qtest_data: qtest_data.cloned(),
+    };
+    if mark_done_many(conn, &[done], &[]).await?.is_empty() {
         return Ok(None);
     }
-    // Release the dependents; those that become ready get their next job generation and
-    // their job in the same statement (one update per released record).
-    let released = sqlx::query(sqlx::AssertSqlSafe(format!(
-        r#"
-        WITH released AS (
-            UPDATE records c
-            SET pending_deps = c.pending_deps - 1,
-                state = CASE WHEN c.pending_deps - 1 = 0 AND c.state = 'waiting' THEN 'ready'
-                             ELSE c.state END,
-                job_seq = CASE WHEN c.pending_deps - 1 = 0 AND c.state = 'waiting'
-                               THEN c.job_seq + 1 ELSE c.job_seq END,
-                updated_at = now()
-            FROM record_deps d
-            WHERE d.parent_id = $1 AND c.id = d.child_id
-            RETURNING c.id, c.run_id, c.job_seq, c.state, c.pending_deps
-        ),
-        ready_jobs AS (
-            SELECT id, run_id, job_seq FROM released WHERE state = 'ready' AND pending_deps = 0
-        )
-        {}
-        "#,
-        jobs::INSERT_READY_JOBS
-    )))
-    .bind(record_id)
-    .bind(jobs::QUEUE)
-    .bind(jobs::JOB_MAX_ATTEMPTS)
-    .bind(0.0_f64)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Some(released.rows_affected()))
+    Ok(Some(release_many(conn, &[record_id]).await?))
 }
 
 /// Counts a failed attempt and schedules the next one `delay_secs` from now (a new job).

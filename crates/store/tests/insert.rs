@@ -4,9 +4,10 @@
 
 use sqlx::PgPool;
 use std::time::Duration;
+use ztoq_model::zephyr::{AttachmentRef, ExecutionStep, TestStep};
 use ztoq_model::{RecordKind as K, RecordState};
 use ztoq_pgtemp::testdb::TestDb;
-use ztoq_store::records;
+use ztoq_store::{records, snapshot};
 
 mod common;
 use common::{dep, rec, setup};
@@ -229,6 +230,22 @@ async fn deleting_a_run_deletes_its_records_edges_and_snapshot() {
     )
     .await
     .unwrap();
+    // What a worker stores: steps, step results, attachment references.
+    let step: TestStep = serde_json::from_value(serde_json::json!({"inline": {}})).unwrap();
+    let result: ExecutionStep = serde_json::from_value(serde_json::json!({"inline": {}})).unwrap();
+    snapshot::save_test_steps_many(&mut tx, &[(run, 1, &[step.clone(), step][..])])
+        .await
+        .unwrap();
+    snapshot::save_execution_steps_many(&mut tx, &[(run, 5, &[result][..])])
+        .await
+        .unwrap();
+    let att = AttachmentRef {
+        id: 9,
+        name: Some("a.txt".into()),
+    };
+    snapshot::save_attachments(&mut tx, run, "test_case", 1, &[att])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     sqlx::query("DELETE FROM runs WHERE id = $1")
         .bind(run)
@@ -236,7 +253,9 @@ async fn deleting_a_run_deletes_its_records_edges_and_snapshot() {
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM record_deps)",
+        "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM record_deps)
+              + (SELECT count(*) FROM src_test_steps) + (SELECT count(*) FROM src_execution_steps)
+              + (SELECT count(*) FROM src_attachments)",
     )
     .fetch_one(&pool)
     .await

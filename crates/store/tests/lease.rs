@@ -1,47 +1,86 @@
-//! The per-record work lock on a real Postgres: held by one transaction at a time, released
-//! when that transaction ends or its connection dies.
+//! The per-record work lock on a real Postgres: held by one session at a time per record and
+//! job generation, taken and released in batches, and released when its session dies.
 
+use sqlx::{Connection, PgConnection};
 use ztoq_pgtemp::testdb::TestDb;
-use ztoq_store::lease::try_lock_record;
+use ztoq_store::lease::{WorkKey, try_lock_many, unlock_many};
+
+fn key(record_id: i64, job_seq: i32) -> WorkKey {
+    WorkKey { record_id, job_seq }
+}
 
 #[tokio::test]
-async fn one_holder_per_record_until_its_transaction_ends() {
+async fn one_session_per_record_generation_until_released() {
     let db = TestDb::new().await;
-    let pool = db.pool().await;
-    let mut first = pool.begin().await.unwrap();
-    assert!(try_lock_record(&mut first, 7).await.unwrap());
-    // Re-entrant for the holder; refused to everyone else; other records unaffected.
-    assert!(try_lock_record(&mut first, 7).await.unwrap());
-    let mut second = pool.begin().await.unwrap();
-    assert!(!try_lock_record(&mut second, 7).await.unwrap());
-    assert!(try_lock_record(&mut second, 8).await.unwrap());
-    assert!(try_lock_record(&mut second, (1 << 32) + 7).await.unwrap());
-    second.rollback().await.unwrap();
+    let mut first = PgConnection::connect(&db.url).await.unwrap();
+    let mut second = PgConnection::connect(&db.url).await.unwrap();
 
-    first.commit().await.unwrap();
-    let mut third = pool.begin().await.unwrap();
-    assert!(try_lock_record(&mut third, 7).await.unwrap());
-
-    // A holder whose connection dies (a killed worker) leaves nothing locked.
-    third.rollback().await.unwrap();
-    let mut dying = pool.begin().await.unwrap();
-    let dying_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut *dying)
+    let taken = try_lock_many(&mut first, &[key(7, 1), key(8, 1)])
         .await
         .unwrap();
-    assert!(try_lock_record(&mut dying, 9).await.unwrap());
-    let mut other = pool.begin().await.unwrap();
-    assert!(!try_lock_record(&mut other, 9).await.unwrap());
+    assert_eq!(taken, [true, true]);
+    // Refused to another session; the next generation of the same record, other records and
+    // a record 2^32 ids away are separate keys. Answers come in the order asked.
+    let taken = try_lock_many(
+        &mut second,
+        &[
+            key(9, 1),
+            key(7, 1),
+            key(7, 2),
+            key((1 << 32) + 7, 1),
+            key(8, 1),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken, [true, false, true, true, false]);
+
+    // Released in one statement (counting only what the session held), then free for others.
+    assert_eq!(unlock_many(&mut first, &[key(7, 1)]).await.unwrap(), 1);
+    assert_eq!(
+        try_lock_many(&mut second, &[key(7, 1)]).await.unwrap(),
+        [true]
+    );
+    assert_eq!(
+        try_lock_many(&mut first, &[key(7, 1)]).await.unwrap(),
+        [false]
+    );
+    assert_eq!(
+        unlock_many(&mut second, &[key(7, 1), key(9, 1)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(try_lock_many(&mut first, &[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dead_session_leaves_nothing_locked() {
+    let db = TestDb::new().await;
+    let mut dying = PgConnection::connect(&db.url).await.unwrap();
+    let mut other = PgConnection::connect(&db.url).await.unwrap();
+    let dying_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut dying)
+        .await
+        .unwrap();
+    assert_eq!(
+        try_lock_many(&mut dying, &[key(9, 3)]).await.unwrap(),
+        [true]
+    );
+    assert_eq!(
+        try_lock_many(&mut other, &[key(9, 3)]).await.unwrap(),
+        [false]
+    );
     sqlx::query("SELECT pg_terminate_backend($1)")
         .bind(dying_pid)
-        .execute(&mut *other)
+        .execute(&mut other)
         .await
         .unwrap();
     drop(dying);
     // Termination is asynchronous: the lock goes with the backend shortly after.
     let mut freed = false;
     for _ in 0..50 {
-        if try_lock_record(&mut other, 9).await.unwrap() {
+        if try_lock_many(&mut other, &[key(9, 3)]).await.unwrap() == [true] {
             freed = true;
             break;
         }

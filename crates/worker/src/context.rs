@@ -2,6 +2,7 @@
 //! (built on first use: a run says which Zephyr and qTest to talk to; the worker's own
 //! configuration holds the credentials).
 
+use crate::batch::Batches;
 use crate::config::WorkerConfig;
 use crate::failure::{Failure, source};
 use sqlx::PgPool;
@@ -32,6 +33,8 @@ pub struct RunCtx {
 pub struct Ctx {
     /// Postgres.
     pub pool: PgPool,
+    /// Batched loads and settlements of the records in flight.
+    pub batches: Batches,
     /// Configuration.
     pub config: WorkerConfig,
     runs: Mutex<HashMap<i64, Arc<RunCtx>>>,
@@ -40,9 +43,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// New shared state.
+    /// New shared state; starts the batching tasks (see [`Batches::start`]).
     pub fn new(pool: PgPool, config: WorkerConfig) -> Self {
         Ctx {
+            batches: Batches::start(pool.clone(), config.database_url.clone()),
             pool,
             config,
             runs: Mutex::new(HashMap::new()),

@@ -3,7 +3,9 @@
 //!
 //! Per record: read what it needs from Zephyr (steps, step results, attachment bytes),
 //! transform it (`ztoq-transform`), write it to qTest, then in ONE transaction store the qTest
-//! id, mark the record done and release the dependents that waited only for it. When an
+//! id, mark the record done and release the dependents that waited only for it. The records in
+//! flight are read and settled in batches ([`batch`]): one transaction commits the outcomes of
+//! all the records that finished meanwhile. When an
 //! earlier attempt may already have reached qTest (a crash, a timeout after the request left),
 //! the item is first looked up in qTest by its marker and adopted instead of created again.
 //!
@@ -13,6 +15,7 @@
 //! spending an attempt and mark the run paused.
 #![warn(missing_docs)]
 
+mod batch;
 pub mod config;
 mod context;
 mod failure;

@@ -13,11 +13,16 @@ const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// Buckets for records per batch (up to `crate::batch`'s largest batch, 64).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// Installs the global recorder and serves `/metrics` on `addr`.
 pub fn install(addr: SocketAddr) -> Result<(), String> {
     PrometheusBuilder::new()
         .with_http_listener(addr)
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .map_err(|e| e.to_string())?
+        .set_buckets_for_metric(Matcher::Full("ztoq_batch_records".into()), BATCH_BUCKETS)
         .map_err(|e| e.to_string())?
         .install()
         .map_err(|e| e.to_string())?;
@@ -47,6 +52,15 @@ pub fn describe() {
     describe_gauge!(
         "ztoq_jobs_in_flight",
         "Records being processed by this worker now."
+    );
+    describe_histogram!(
+        "ztoq_batch_records",
+        "Records per batch of the worker's Postgres work, by op (load: lock and read claimed records; settle: commit finished records' outcomes)."
+    );
+    describe_histogram!(
+        "ztoq_batch_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of one batch of the worker's Postgres work, by op (load, settle)."
     );
     describe_gauge!(
         "ztoq_queue_jobs",

@@ -37,9 +37,10 @@ pub async fn run(
     if let Some(addr) = config.metrics_addr {
         crate::metrics::install(addr).map_err(RunError::Metrics)?;
     }
-    // Per in-flight record: the transaction holding its work lock and one for its writes;
-    // plus the queue's fetches and heartbeats.
-    let pool = ztoq_store::connect(&config.database_url, config.concurrency as u32 * 2 + 4).await?;
+    // The batched settlements, reads of the rarer kinds and lookups before an adoption, the
+    // queue's fetches and heartbeats, the statistics keeper and the queue-depth poller; the
+    // work locks and batched reads have a connection of their own (`crate::batch`).
+    let pool = ztoq_store::connect(&config.database_url, 8).await?;
     ztoq_store::migrate(&pool).await?;
     let ctx = Arc::new(Ctx::new(pool.clone(), config.clone()));
     crate::metrics::spawn_queue_depth_poller(pool.clone());
@@ -47,11 +48,16 @@ pub async fn run(
 
     let name = format!("{}-{}-{}", config.name, hostname(), std::process::id());
     let heartbeat = (config.lease / 3).max(std::time::Duration::from_secs(1));
+    // apalis claims, dispatches and keeps heartbeats; it neither marks a job running nor
+    // records its result: ztoq finishes each job in the transaction that commits the record's
+    // outcome (`ztoq_store::jobs::finish`), one write per job instead of two.
     let apalis_config = Config::default()
         .queue(QUEUE)
         .batch_size(config.batch_size)
         .heartbeat_interval(heartbeat)
-        .missed_heartbeats(3);
+        .missed_heartbeats(3)
+        .lock_tasks(false)
+        .persist_results(false);
     info!(worker = %name, concurrency = config.concurrency, batch = config.batch_size, lease_secs = config.lease.as_secs(), "worker starting");
 
     let poll = config.poll_interval;
@@ -96,8 +102,13 @@ pub async fn run(
     }
 }
 
-async fn task(job: RecordJob, ctx: Data<Arc<Ctx>>, attempt: Attempt) -> Result<(), BoxDynError> {
-    handler::handle((*ctx).clone(), job, attempt.current()).await.map_err(|e| {
+async fn task(
+    job: RecordJob,
+    ctx: Data<Arc<Ctx>>,
+    attempt: Attempt,
+    task_id: TaskId,
+) -> Result<(), BoxDynError> {
+    handler::handle((*ctx).clone(), job, task_id.to_string(), attempt.current()).await.map_err(|e| {
         error!(error = %e, run_id = job.run_id, record_id = job.record_id, "could not record the outcome; the job will run again");
         Box::new(e) as BoxDynError
     })

@@ -1,7 +1,8 @@
 //! Test executions and their step results: page writes for the crawl, step replacement for the
-//! worker, single reads, and each execution's predecessor in its cycle.
+//! worker (a batch of executions at a time), single reads, and each execution's predecessor in
+//! its cycle.
 
-use super::raw::{many_raw, one_raw, pg_safe};
+use super::raw::{RawJson, many_raw, one_raw, pg_safe};
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::zephyr::{ExecutionStep, TestExecution};
@@ -96,50 +97,89 @@ pub async fn save_execution_steps(
     execution_id: i64,
     steps: &[ExecutionStep],
 ) -> Result<(), sqlx::Error> {
-    let (steps, raw) = pg_safe(steps, "execution steps")?;
-    sqlx::query("DELETE FROM src_execution_steps WHERE run_id = $1 AND execution_id = $2")
-        .bind(run_id)
-        .bind(execution_id)
-        .execute(&mut *conn)
-        .await?;
-    let idx: Vec<i32> = (0..steps.len() as i32).collect();
-    let ids: Vec<Option<i64>> = steps.iter().map(|s| s.id).collect();
-    let inline = |f: fn(&ztoq_model::zephyr::ExecutionStepInline) -> Option<&str>| {
-        steps
-            .iter()
-            .map(|s| s.inline.as_ref().and_then(f))
-            .collect::<Vec<Option<&str>>>()
-    };
-    let descriptions = inline(|i| i.description.as_deref());
-    let expected = inline(|i| i.expected_result.as_deref());
-    let actual = inline(|i| i.actual_result.as_deref());
-    let statuses: Vec<Option<i64>> = steps
+    save_execution_steps_many(conn, &[(run_id, execution_id, steps)]).await
+}
+
+/// Replaces the step results of several executions `(run_id, execution_id, steps)` in one
+/// statement (a worker's batch of finished executions): each result is written over the row
+/// of its position, and rows past an execution's new last result are deleted.
+pub async fn save_execution_steps_many(
+    conn: &mut PgConnection,
+    executions: &[(i64, i64, &[ExecutionStep])],
+) -> Result<(), sqlx::Error> {
+    if executions.is_empty() {
+        return Ok(());
+    }
+    let owner_runs: Vec<i64> = executions.iter().map(|e| e.0).collect();
+    let owner_ids: Vec<i64> = executions.iter().map(|e| e.1).collect();
+    let counts: Vec<i32> = executions.iter().map(|e| e.2.len() as i32).collect();
+    let safe = executions
         .iter()
-        .map(|s| {
-            s.inline
-                .as_ref()
-                .and_then(|i| i.status.as_ref())
-                .map(|r| r.id)
-        })
-        .collect();
+        .map(|(run_id, id, steps)| Ok((*run_id, *id, pg_safe(steps, "execution steps")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut rows = ResultRows::default();
+    for (run_id, execution_id, (steps, raw)) in &safe {
+        for (i, (s, raw)) in steps.iter().zip(raw).enumerate() {
+            let inline = s.inline.as_ref();
+            rows.run_id.push(*run_id);
+            rows.owner_id.push(*execution_id);
+            rows.idx.push(i as i32);
+            rows.step_id.push(s.id);
+            rows.description
+                .push(inline.and_then(|i| i.description.as_deref()));
+            rows.expected
+                .push(inline.and_then(|i| i.expected_result.as_deref()));
+            rows.actual
+                .push(inline.and_then(|i| i.actual_result.as_deref()));
+            rows.status
+                .push(inline.and_then(|i| i.status.as_ref()).map(|r| r.id));
+            rows.raw.push(raw);
+        }
+    }
     sqlx::query(
-        "INSERT INTO src_execution_steps (run_id, execution_id, idx, step_id, description,
+        "WITH past_the_end AS (
+             DELETE FROM src_execution_steps s
+             USING unnest($10::bigint[], $11::bigint[], $12::int[]) AS o(run_id, id, n)
+             WHERE s.run_id = o.run_id AND s.execution_id = o.id AND s.idx >= o.n
+         )
+         INSERT INTO src_execution_steps (run_id, execution_id, idx, step_id, description,
            expected_result, actual_result, status_id, raw)
-         SELECT $1, $2, u.* FROM unnest($3::int[], $4::bigint[], $5::text[], $6::text[],
-                $7::text[], $8::bigint[], $9::jsonb[]) AS u",
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[], $5::text[],
+                $6::text[], $7::text[], $8::bigint[], $9::jsonb[])
+         ON CONFLICT (run_id, execution_id, idx) DO UPDATE SET step_id = EXCLUDED.step_id,
+           description = EXCLUDED.description, expected_result = EXCLUDED.expected_result,
+           actual_result = EXCLUDED.actual_result, status_id = EXCLUDED.status_id,
+           raw = EXCLUDED.raw",
     )
-    .bind(run_id)
-    .bind(execution_id)
-    .bind(&idx)
-    .bind(&ids)
-    .bind(&descriptions)
-    .bind(&expected)
-    .bind(&actual)
-    .bind(&statuses)
-    .bind(&raw)
+    .bind(&rows.run_id)
+    .bind(&rows.owner_id)
+    .bind(&rows.idx)
+    .bind(&rows.step_id)
+    .bind(&rows.description)
+    .bind(&rows.expected)
+    .bind(&rows.actual)
+    .bind(&rows.status)
+    .bind(&rows.raw)
+    .bind(&owner_runs)
+    .bind(&owner_ids)
+    .bind(&counts)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Columns of execution-step rows for one multi-row insert.
+#[derive(Default)]
+struct ResultRows<'a> {
+    run_id: Vec<i64>,
+    owner_id: Vec<i64>,
+    idx: Vec<i32>,
+    step_id: Vec<Option<i64>>,
+    description: Vec<Option<&'a str>>,
+    expected: Vec<Option<&'a str>>,
+    actual: Vec<Option<&'a str>>,
+    status: Vec<Option<i64>>,
+    raw: Vec<&'a RawJson>,
 }
 
 /// A stored execution.

@@ -24,7 +24,8 @@ mod tests;
 
 pub use attachments::{SrcAttachment, attachment, attachment_name, save_attachments};
 pub use executions::{
-    execution, execution_steps, previous_executions, save_execution_steps, save_executions,
+    execution, execution_steps, previous_executions, save_execution_steps,
+    save_execution_steps_many, save_executions,
 };
 pub use many::{
     attachments_by_id, execution_steps_by_execution, executions_by_id, test_cases_by_id,
@@ -33,6 +34,6 @@ pub use many::{
 pub use project::{lookups, save_lookups, save_project};
 pub use structure::{folder, save_folders, save_test_cycles, test_cycle};
 pub use test_cases::{
-    save_test_cases, save_test_steps, test_case, test_case_id_by_key, test_case_ids_by_keys,
-    test_steps,
+    save_test_cases, save_test_steps, save_test_steps_many, test_case, test_case_id_by_key,
+    test_case_ids_by_keys, test_steps,
 };

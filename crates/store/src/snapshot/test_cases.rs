@@ -1,7 +1,7 @@
-//! Test cases and their steps: page writes for the crawl, step replacement for the worker,
-//! single reads and key-to-id lookups.
+//! Test cases and their steps: page writes for the crawl, step replacement for the worker (a
+//! batch of cases at a time), single reads and key-to-id lookups.
 
-use super::raw::{many_raw, one_raw, pg_safe};
+use super::raw::{RawJson, many_raw, one_raw, pg_safe};
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::zephyr::{TestCase, TestStep};
@@ -83,45 +83,89 @@ pub async fn save_test_steps(
     test_case_id: i64,
     steps: &[TestStep],
 ) -> Result<(), sqlx::Error> {
-    let (steps, raw) = pg_safe(steps, "test steps")?;
-    sqlx::query("DELETE FROM src_test_steps WHERE run_id = $1 AND test_case_id = $2")
-        .bind(run_id)
-        .bind(test_case_id)
-        .execute(&mut *conn)
-        .await?;
-    let idx: Vec<i32> = (0..steps.len() as i32).collect();
-    let ids: Vec<Option<i64>> = steps.iter().map(|s| s.id).collect();
-    let inline = |f: fn(&ztoq_model::zephyr::InlineStep) -> Option<&str>| -> Vec<Option<&str>> {
-        steps
-            .iter()
-            .map(|s| s.inline.as_ref().and_then(f))
-            .collect()
-    };
-    let descriptions = inline(|i| i.description.as_deref());
-    let data = inline(|i| i.test_data.as_deref());
-    let expected = inline(|i| i.expected_result.as_deref());
-    let called: Vec<Option<&str>> = steps
+    save_test_steps_many(conn, &[(run_id, test_case_id, steps)]).await
+}
+
+/// Replaces the steps of several test cases `(run_id, test_case_id, steps)` in one statement
+/// (a worker's batch of finished test cases): each step is written over the row of its
+/// position, and rows past a case's new last step are deleted.
+pub async fn save_test_steps_many(
+    conn: &mut PgConnection,
+    cases: &[(i64, i64, &[TestStep])],
+) -> Result<(), sqlx::Error> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    let owner_runs: Vec<i64> = cases.iter().map(|c| c.0).collect();
+    let owner_ids: Vec<i64> = cases.iter().map(|c| c.1).collect();
+    let counts: Vec<i32> = cases.iter().map(|c| c.2.len() as i32).collect();
+    let safe = cases
         .iter()
-        .map(|s| s.test_case.as_ref().map(|c| c.test_case_key.as_str()))
-        .collect();
+        .map(|(run_id, case_id, steps)| Ok((*run_id, *case_id, pg_safe(steps, "test steps")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut rows = StepRows::default();
+    for (run_id, case_id, (steps, raw)) in &safe {
+        for (i, (s, raw)) in steps.iter().zip(raw).enumerate() {
+            let inline = s.inline.as_ref();
+            rows.run_id.push(*run_id);
+            rows.owner_id.push(*case_id);
+            rows.idx.push(i as i32);
+            rows.step_id.push(s.id);
+            rows.description
+                .push(inline.and_then(|i| i.description.as_deref()));
+            rows.test_data
+                .push(inline.and_then(|i| i.test_data.as_deref()));
+            rows.expected
+                .push(inline.and_then(|i| i.expected_result.as_deref()));
+            rows.called
+                .push(s.test_case.as_ref().map(|c| c.test_case_key.as_str()));
+            rows.raw.push(raw);
+        }
+    }
     sqlx::query(
-        "INSERT INTO src_test_steps (run_id, test_case_id, idx, step_id, description, test_data,
+        "WITH past_the_end AS (
+             DELETE FROM src_test_steps s
+             USING unnest($10::bigint[], $11::bigint[], $12::int[]) AS o(run_id, id, n)
+             WHERE s.run_id = o.run_id AND s.test_case_id = o.id AND s.idx >= o.n
+         )
+         INSERT INTO src_test_steps (run_id, test_case_id, idx, step_id, description, test_data,
            expected_result, called_test_case_key, raw)
-         SELECT $1, $2, u.* FROM unnest($3::int[], $4::bigint[], $5::text[], $6::text[],
-                $7::text[], $8::text[], $9::jsonb[]) AS u",
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::jsonb[])
+         ON CONFLICT (run_id, test_case_id, idx) DO UPDATE SET step_id = EXCLUDED.step_id,
+           description = EXCLUDED.description, test_data = EXCLUDED.test_data,
+           expected_result = EXCLUDED.expected_result,
+           called_test_case_key = EXCLUDED.called_test_case_key, raw = EXCLUDED.raw",
     )
-    .bind(run_id)
-    .bind(test_case_id)
-    .bind(&idx)
-    .bind(&ids)
-    .bind(&descriptions)
-    .bind(&data)
-    .bind(&expected)
-    .bind(&called)
-    .bind(&raw)
+    .bind(&rows.run_id)
+    .bind(&rows.owner_id)
+    .bind(&rows.idx)
+    .bind(&rows.step_id)
+    .bind(&rows.description)
+    .bind(&rows.test_data)
+    .bind(&rows.expected)
+    .bind(&rows.called)
+    .bind(&rows.raw)
+    .bind(&owner_runs)
+    .bind(&owner_ids)
+    .bind(&counts)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Columns of test-step rows for one multi-row insert.
+#[derive(Default)]
+struct StepRows<'a> {
+    run_id: Vec<i64>,
+    owner_id: Vec<i64>,
+    idx: Vec<i32>,
+    step_id: Vec<Option<i64>>,
+    description: Vec<Option<&'a str>>,
+    test_data: Vec<Option<&'a str>>,
+    expected: Vec<Option<&'a str>>,
+    called: Vec<Option<&'a str>>,
+    raw: Vec<&'a RawJson>,
 }
 
 /// A stored test case.

@@ -7,21 +7,19 @@
 //! attachment the same way, naming it.
 
 use super::{Job, Outcome, created_id, plain};
+use crate::batch::Source;
 use crate::failure::{Failure, source};
 use ztoq_http::ErrorClass;
 use ztoq_model::RecordKind;
-use ztoq_store::snapshot;
 
 /// The largest attachment qTest Manager SaaS takes (50 MB; on-premises sites set their own).
 pub const QTEST_MAX_ATTACHMENT_BYTES: u64 = 50 * 1024 * 1024;
 
 /// An attachment → a qTest attachment on its owner.
 pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
-    let mut conn = job.ctx.pool.acquire().await?;
-    let att = snapshot::attachment(&mut conn, job.run.run_id, job.record.source_id)
-        .await?
-        .ok_or_else(|| job.missing("the attachment"))?;
-    drop(conn);
+    let Source::Attachment(att) = job.source else {
+        return Err(job.missing("the attachment"));
+    };
     let (owner_kind, object_type) = match att.owner_kind.as_str() {
         "test_case" => (RecordKind::TestCase, "test-cases"),
         "execution" => (RecordKind::Execution, "test-logs"),

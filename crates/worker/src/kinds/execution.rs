@@ -2,6 +2,7 @@
 //! execution, reused by the later ones, which wait for it — and one test log per execution.
 
 use super::{Details, Job, Outcome, created_id};
+use crate::batch::Source;
 use crate::failure::{Failure, source};
 use serde_json::json;
 use ztoq_model::RecordKind;
@@ -11,17 +12,15 @@ use ztoq_transform::{LogContext, execution_marker};
 
 /// An execution → a test log on its pair's test run.
 pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
-    let mut conn = job.ctx.pool.acquire().await?;
-    let execution = snapshot::execution(&mut conn, job.run.run_id, job.record.source_id)
-        .await?
-        .ok_or_else(|| job.missing("the execution"))?;
+    let Source::Execution(execution) = job.source else {
+        return Err(job.missing("the execution"));
+    };
     let case_record = job.parent(RecordKind::TestCase).ok_or_else(|| {
         source(format!(
             "execution {}: its test case is not in the source",
             job.record.source_key
         ))
     })?;
-    drop(conn);
     let case_id = job.parent_qtest_id(RecordKind::TestCase)?;
     let case_data = case_record.qtest_data.clone().unwrap_or_default();
     let version_id = case_data.get("version_id").and_then(|v| v.as_i64());
@@ -41,7 +40,7 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     .map_err(|e| job.named(e))?;
     let settings = &job.run.settings;
     let log = ztoq_transform::test_log(
-        &execution,
+        execution,
         &steps,
         LogContext {
             status_map: &settings.status_map,
@@ -80,15 +79,20 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
                     id
                 }
                 None => {
-                    // Only the pair's first execution reads its test case (for the run's
-                    // name); the later ones reuse the run.
-                    let mut conn = job.ctx.pool.acquire().await?;
-                    let case =
-                        snapshot::test_case(&mut conn, job.run.run_id, case_record.source_id)
-                            .await?
-                            .ok_or_else(|| job.missing("its test case"))?;
-                    drop(conn);
-                    let body = ztoq_transform::test_run(&case.name, case_id, version_id);
+                    // Only the pair's first execution creates the run, named after its test
+                    // case (whose record carries the name; read from the snapshot for a case
+                    // migrated by an older version).
+                    let name = match case_data.get("name").and_then(|v| v.as_str()) {
+                        Some(name) => name.to_string(),
+                        None => {
+                            let mut conn = job.ctx.pool.acquire().await?;
+                            snapshot::test_case(&mut conn, job.run.run_id, case_record.source_id)
+                                .await?
+                                .ok_or_else(|| job.missing("its test case"))?
+                                .name
+                        }
+                    };
+                    let body = ztoq_transform::test_run(&name, case_id, version_id);
                     let run = job
                         .run
                         .qtest
@@ -103,7 +107,7 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
     let mut log_id = None;
     if let Some(log) = log {
         if job.maybe_applied {
-            let marker = execution_marker(&execution);
+            let marker = execution_marker(execution);
             let logs = job.run.qtest.all_test_logs(run_id).await?;
             log_id = logs
                 .iter()

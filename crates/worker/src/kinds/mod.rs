@@ -6,6 +6,7 @@ mod execution;
 mod structure;
 mod test_case;
 
+use crate::batch::{Source, Steps};
 use crate::context::{Ctx, RunCtx};
 use crate::failure::{Failure, source};
 use serde_json::Value;
@@ -45,6 +46,26 @@ pub enum Details {
     },
 }
 
+impl Outcome {
+    /// Takes the steps out of the details (leaving the attachments), as the batch that stores
+    /// them wants them; `None` for kinds without steps.
+    pub fn take_steps(&mut self, run_id: i64, source_id: i64) -> Option<Steps> {
+        match &mut self.details {
+            Details::None => None,
+            Details::TestCase { steps, .. } => Some(Steps::TestCase {
+                run_id,
+                case_id: source_id,
+                steps: std::mem::take(steps),
+            }),
+            Details::Execution { steps, .. } => Some(Steps::Execution {
+                run_id,
+                execution_id: source_id,
+                steps: std::mem::take(steps),
+            }),
+        }
+    }
+}
+
 /// Everything a kind's migration gets.
 pub struct Job<'a> {
     /// Process state.
@@ -54,7 +75,10 @@ pub struct Job<'a> {
     /// The record.
     pub record: &'a Record,
     /// The records it depends on (all done).
-    pub parents: Vec<Record>,
+    pub parents: &'a [Record],
+    /// Its source item, when its kind is read with the batch (test cases, executions,
+    /// attachments; `Source::None` for those when the snapshot lacks it).
+    pub source: &'a Source,
     /// Whether an earlier attempt may already have written to qTest.
     pub maybe_applied: bool,
 }

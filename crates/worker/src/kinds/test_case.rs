@@ -2,22 +2,20 @@
 //! the "Zephyr Key" field as the marker a retry searches for.
 
 use super::{Details, Job, Outcome, created_id};
+use crate::batch::Source;
 use crate::failure::{Failure, source};
 use serde_json::json;
 use ztoq_model::RecordKind;
 use ztoq_model::qtest::{SearchParams, TestCase};
 use ztoq_model::settings::ZEPHYR_KEY_FIELD;
 use ztoq_qtest::quote_query_value;
-use ztoq_store::snapshot;
 use ztoq_transform::TestCaseContext;
 
 /// A test case → a qTest test case in its folder's module.
 pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
-    let mut conn = job.ctx.pool.acquire().await?;
-    let case = snapshot::test_case(&mut conn, job.run.run_id, job.record.source_id)
-        .await?
-        .ok_or_else(|| job.missing("the test case"))?;
-    drop(conn);
+    let Source::TestCase(case) = job.source else {
+        return Err(job.missing("the test case"));
+    };
     let module_id = match case.folder {
         Some(_) => Some(job.parent_qtest_id(RecordKind::Folder)?),
         None => None,
@@ -33,7 +31,7 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         module_id,
         zephyr_key_field_id: job.run.settings.test_case_key_field_id,
     };
-    let out = ztoq_transform::test_case(&case, &steps, ctx)?;
+    let out = ztoq_transform::test_case(case, &steps, ctx)?;
     for note in &out.notes {
         tracing::warn!(record = %case.key, "source item degraded: {note}");
     }
@@ -78,6 +76,8 @@ pub async fn migrate(job: &Job<'_>) -> Result<Outcome, Failure> {
         qtest_data: Some(json!({
             "version_id": saved.test_case_version_id,
             "step_ids": step_ids,
+            // For the test run of each of its (cycle, case) pairs, named after the case.
+            "name": case.name,
         })),
         details: Details::TestCase { steps, attachments },
         adopted: was_adopted,
