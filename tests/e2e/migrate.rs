@@ -150,4 +150,13 @@ async fn workers_export_prometheus_metrics() {
         text.contains("ztoq_record_duration_seconds_bucket{"),
         "durations are histograms"
     );
+    // Every record's outcome went through a settle batch: the batches add up to the records
+    // migrated (attachments included), and their sizes are histograms too.
+    let settled = value("ztoq_batch_records_sum{op=\"settle\"}");
+    assert_eq!(
+        settled as u64,
+        status["total"]["migrated"].as_u64().unwrap()
+    );
+    assert!(text.contains("ztoq_batch_records_bucket{op=\"load\",le=\"64\"}"));
+    assert!(text.contains("# HELP ztoq_batch_duration_seconds"));
 }
