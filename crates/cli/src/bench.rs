@@ -34,10 +34,10 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "2")]
     pub workers: Vec<usize>,
     /// Concurrency of each worker (and of each apalis reference worker).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::commands::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Jobs claimed per fetch (workers and the apalis reference).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = crate::commands::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Idle poll interval in ms (workers and the apalis reference).
     #[arg(long, default_value_t = 200)]

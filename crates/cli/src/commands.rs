@@ -125,6 +125,16 @@ pub async fn enqueue(args: EnqueueArgs) -> Result<()> {
     Ok(())
 }
 
+/// Records a worker processes at once, by default. The worker's Postgres work is batched over
+/// the records in flight (`ztoq_worker` `batch`), so more in flight means larger batches and
+/// less Postgres time per record: measured with `ztoq bench --records 50000 --workers 2`,
+/// 16 -> 32 in flight took the run from 1,692 to 2,031 records/s; 64 gained nothing more.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// Jobs a worker claims per fetch, by default: twice its concurrency, so that a fetch is not
+/// needed each time a record finishes.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+
 /// `ztoq-worker` flags.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -138,10 +148,10 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub qtest: QtestAuthArgs,
     /// Records processed at once by this process.
-    #[arg(long, env = "ZTOQ_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "ZTOQ_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Jobs claimed per fetch.
-    #[arg(long, env = "ZTOQ_BATCH_SIZE", default_value_t = 32)]
+    #[arg(long, env = "ZTOQ_BATCH_SIZE", default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// How often an idle worker looks for jobs, in milliseconds.
     #[arg(long, env = "ZTOQ_POLL_MS", default_value_t = 200)]

@@ -32,7 +32,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Concurrency of each worker.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::commands::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Seed of the generated project.
     #[arg(long, default_value_t = 1)]
