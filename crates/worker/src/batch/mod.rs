@@ -88,6 +88,28 @@ impl Batches {
     }
 }
 
+/// Runs a batch's statements again on deadlocks, lost connections and server restarts, with a
+/// growing pause, for about a minute: the qTest writes behind a batch already happened and
+/// must be recorded.
+async fn with_db_retry<F, Fut, T>(what: &str, mut f: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut wait = std::time::Duration::from_millis(50);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match f().await {
+            Err(e) if ztoq_store::is_retryable(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database error; {what} again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Records one batch in `ztoq_batch_records{op}` and `ztoq_batch_duration_seconds{op}`.
 fn observe(op: &'static str, records: usize, started: std::time::Instant) {
     let took = started.elapsed();

@@ -16,7 +16,7 @@ use crate::kinds::{Details, Outcome};
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::warn;
@@ -187,32 +187,20 @@ async fn settle_batch(pool: PgPool, batch: Vec<Request>, give_back: GiveBack) {
     }
 }
 
-/// [`commit`] in a transaction (giving back `give_back` too), retried on deadlocks and lost
-/// connections for about a minute.
+/// [`commit`] in a transaction (giving back `give_back` too), retried for about a minute.
 async fn commit_with_retry(
     pool: &PgPool,
     settlements: &[&Settlement],
     give_back: &[String],
 ) -> Result<Vec<Settled>, sqlx::Error> {
-    let mut wait = Duration::from_millis(50);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let attempt = async {
-            let mut tx = pool.begin().await?;
-            let settled = commit(&mut tx, settlements).await?;
-            jobs::requeue(&mut tx, give_back, 0.0).await?;
-            tx.commit().await?;
-            Ok(settled)
-        };
-        match attempt.await {
-            Err(e) if ztoq_store::is_retryable(&e) && Instant::now() < deadline => {
-                warn!(error = %e, "database error; retrying the transaction");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    super::with_db_retry("committing the outcomes", || async {
+        let mut tx = pool.begin().await?;
+        let settled = commit(&mut tx, settlements).await?;
+        jobs::requeue(&mut tx, give_back, 0.0).await?;
+        tx.commit().await?;
+        Ok(settled)
+    })
+    .await
 }
 
 /// Writes a batch of settlements; returns what each did, in order.

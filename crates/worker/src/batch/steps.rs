@@ -11,9 +11,8 @@
 use super::MAX_BATCH;
 use crate::failure::Failure;
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
 use ztoq_model::zephyr::{ExecutionStep, TestStep};
 use ztoq_store::snapshot;
 
@@ -68,7 +67,7 @@ pub(super) async fn run(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
     }
 }
 
-/// One upsert per kind, retried on deadlocks and lost connections for about a minute.
+/// One upsert per kind, retried for about a minute.
 async fn save_with_retry(pool: &PgPool, batch: &[Request]) -> Result<(), sqlx::Error> {
     let mut cases = Vec::new();
     let mut executions = Vec::new();
@@ -86,21 +85,10 @@ async fn save_with_retry(pool: &PgPool, batch: &[Request]) -> Result<(), sqlx::E
             } => executions.push((*run_id, *execution_id, steps.as_slice())),
         }
     }
-    let mut wait = Duration::from_millis(50);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let attempt = async {
-            let mut conn = pool.acquire().await?;
-            snapshot::save_test_steps_many(&mut conn, &cases).await?;
-            snapshot::save_execution_steps_many(&mut conn, &executions).await
-        };
-        match attempt.await {
-            Err(e) if ztoq_store::is_retryable(&e) && Instant::now() < deadline => {
-                warn!(error = %e, "database error; storing the steps again");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    super::with_db_retry("storing the steps", || async {
+        let mut conn = pool.acquire().await?;
+        snapshot::save_test_steps_many(&mut conn, &cases).await?;
+        snapshot::save_execution_steps_many(&mut conn, &executions).await
+    })
+    .await
 }
