@@ -1,6 +1,6 @@
 //! Crashes and stops: workers SIGKILLed every few seconds, the jobs of a dead worker taken
-//! over after the lease, Postgres restarted mid-run, SIGTERM with records in flight. Each ends
-//! with every record migrated exactly once.
+//! over after the lease, a second live job for a record in flight, Postgres restarted mid-run,
+//! SIGTERM with records in flight. Each ends with every record migrated exactly once.
 
 use crate::support::{
     Env, KINDS, assert_migrated_exactly_once, demo_qtest, kind, latency, records_in_state, sigterm,
@@ -174,6 +174,74 @@ async fn jobs_of_a_killed_worker_are_taken_over_after_the_lease() {
     sigterm(&heir);
     let (exit, _) = wait_exit(&mut heir, Duration::from_secs(60)).await;
     assert!(exit.success());
+    assert_nothing_failed(&status);
+    assert_migrated_exactly_once(&env, run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_job_for_a_record_waits_for_the_attempt_in_flight() {
+    let env = Env::new(300, 37).await;
+    let run = env.enqueue();
+    let pool = env.db.pool().await;
+    let lease = ["--lease-secs", LEASE_SECS, "--concurrency", "4"];
+    let mut first = env.worker("first", &lease, &[], Stdio::null());
+    make_busy(&env, &pool, run, "first", 3000).await;
+    // A second job for a record the first worker is working on (as when an orphan is rescued
+    // while its worker still runs): same payload, same generation; first in line (priority).
+    let held = held_jobs(&pool, "first").await;
+    let duplicate: String = sqlx::query_scalar(
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at,
+                                  priority, idempotency_key)
+         SELECT apalis.generate_ulid(), job_type, job, 'Pending', 0, max_attempts, now(), 1,
+                'duplicate-of-' || id
+         FROM apalis.jobs WHERE id = $1
+         RETURNING id",
+    )
+    .bind(&held[0])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let mut second = env.worker("second", &lease, &[], Stdio::null());
+    // The second worker meets the first one's work lock and gives the job back for a lease
+    // (counted as an attempt) instead of working on the record too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (attempts, lock_by): (i32, Option<String>) =
+            sqlx::query_as("SELECT attempts, lock_by FROM apalis.jobs WHERE id = $1")
+                .bind(&duplicate)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if attempts >= 1 {
+            assert_eq!(lock_by, None, "given back to the queue");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the duplicate was never met");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.qtest.faults.set(FaultConfig::default());
+    let status = env.wait_settled(run, Duration::from_secs(120));
+    // After the lease it runs again, finds its record done, and ends.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job_status: String = sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE id = $1")
+            .bind(&duplicate)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if job_status == "Done" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the duplicate never ended ({job_status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for w in [&mut first, &mut second] {
+        sigterm(w);
+        assert!(wait_exit(w, Duration::from_secs(60)).await.0.success());
+    }
     assert_nothing_failed(&status);
     assert_migrated_exactly_once(&env, run).await;
 }
