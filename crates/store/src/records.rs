@@ -94,60 +94,6 @@ pub async fn find(
     row.as_ref().map(record_from_row).transpose()
 }
 
-/// The records a record depends on.
-pub async fn parents(conn: &mut PgConnection, record_id: i64) -> Result<Vec<Record>, sqlx::Error> {
-    // `child_id = $1`, not `= ANY($1)` as in `parents_of`: with a one-element array the
-    // planner's generic plan reads record_deps far more (0.05 ms vs 0.7 ms per call measured
-    // with pg_stat_statements), and this runs once per record in the worker.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(parents_sql("d.child_id = $1")))
-        .bind(record_id)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(record_from_row).collect()
-}
-
-/// A record and the records it depends on, in one statement (the worker's read of a claimed
-/// record: one round trip instead of [`get`] then [`parents`]). `None` when the record does
-/// not exist. Run it after taking the record's work lock, in a statement of its own: the
-/// statement's snapshot must postdate the lock, so it sees the outcome of the attempt that
-/// held the lock before.
-pub async fn get_with_parents(
-    conn: &mut PgConnection,
-    record_id: i64,
-) -> Result<Option<(Record, Vec<Record>)>, sqlx::Error> {
-    let prefixed = |t: &str| {
-        RECORD_COLUMNS
-            .split(", ")
-            .map(|c| format!("{t}.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        // `= ANY(ARRAY(…))`, not a join: the parents are then read by primary key whatever
-        // the statistics say (a join planned on stale statistics hashed all of `records`
-        // for every call: see `crate::stats`).
-        "SELECT false AS is_parent, {} FROM records r WHERE r.id = $1
-         UNION ALL
-         SELECT true, {} FROM records p
-         WHERE p.id = ANY(ARRAY(SELECT d.parent_id FROM record_deps d WHERE d.child_id = $1))",
-        prefixed("r"),
-        prefixed("p")
-    )))
-    .bind(record_id)
-    .fetch_all(conn)
-    .await?;
-    let mut record = None;
-    let mut parents = Vec::with_capacity(rows.len().saturating_sub(1));
-    for row in &rows {
-        if row.try_get::<bool, _>("is_parent")? {
-            parents.push(record_from_row(row)?);
-        } else {
-            record = Some(record_from_row(row)?);
-        }
-    }
-    Ok(record.map(|r| (r, parents)))
-}
-
 /// The parents of each of `record_ids`, in one query (a page of records at a time, instead of
 /// one query per record). Records without parents are absent from the map.
 pub async fn parents_of(

@@ -1,8 +1,8 @@
 //! Test executions and their step results: page writes for the crawl, step replacement for the
-//! worker (a batch of executions at a time), single reads, and each execution's predecessor in
-//! its cycle.
+//! worker (a batch of executions at a time), step reads, and each execution's predecessor in its
+//! cycle.
 
-use super::raw::{RawJson, many_raw, one_raw, pg_safe};
+use super::raw::{RawJson, many_raw, pg_safe};
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
 use ztoq_model::zephyr::{ExecutionStep, TestExecution};
@@ -90,16 +90,6 @@ pub async fn save_executions(
     Ok(())
 }
 
-/// Replaces an execution's step results (read by the worker).
-pub async fn save_execution_steps(
-    conn: &mut PgConnection,
-    run_id: i64,
-    execution_id: i64,
-    steps: &[ExecutionStep],
-) -> Result<(), sqlx::Error> {
-    save_execution_steps_many(conn, &[(run_id, execution_id, steps)]).await
-}
-
 /// Replaces the step results of several executions `(run_id, execution_id, steps)` in one
 /// statement (a worker's batch of finished executions): each result is written over the row
 /// of its position, and rows past an execution's new last result are deleted.
@@ -180,21 +170,6 @@ struct ResultRows<'a> {
     actual: Vec<Option<&'a str>>,
     status: Vec<Option<i64>>,
     raw: Vec<&'a RawJson>,
-}
-
-/// A stored execution.
-pub async fn execution(
-    conn: &mut PgConnection,
-    run_id: i64,
-    id: i64,
-) -> Result<Option<TestExecution>, sqlx::Error> {
-    one_raw(
-        conn,
-        "SELECT raw FROM src_test_executions WHERE run_id = $1 AND id = $2",
-        run_id,
-        id,
-    )
-    .await
 }
 
 /// For each of `execution_ids`, the previous execution (lower id) of the same cycle and test

@@ -24,8 +24,7 @@ mod tests;
 
 pub use attachments::{SrcAttachment, attachment, attachment_name, save_attachments};
 pub use executions::{
-    execution, execution_steps, previous_executions, save_execution_steps,
-    save_execution_steps_many, save_executions,
+    execution_steps, previous_executions, save_execution_steps_many, save_executions,
 };
 pub use many::{
     attachments_by_id, execution_steps_by_execution, executions_by_id, test_cases_by_id,
