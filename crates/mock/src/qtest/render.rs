@@ -1,5 +1,8 @@
 //! Turns stored records into the Swagger's response resources (names of fields and values,
 //! 1-based orders, `pid`s, dates, `web_url`s).
+//!
+//! Stored text is `Box<str>`; it is copied with `String::from`, not `to_string` (which goes
+//! through the formatter for `Box<str>`, and list answers copy a great deal of text).
 
 use super::fields::StatusDef;
 use super::state::{AttachmentRec, CaseRec, CycleRec, LogRec, ModuleRec, PropVal, RunRec, Store};
@@ -41,10 +44,10 @@ impl Render<'_> {
                 PropertyOut {
                     field_id: p.field,
                     field_name: field.map(|f| f.label.clone()).unwrap_or_default(),
-                    field_value: p.value.to_string(),
+                    field_value: String::from(&*p.value),
                     field_value_name: field
                         .map(|f| f.value_name(&p.value))
-                        .unwrap_or_else(|| p.value.to_string()),
+                        .unwrap_or_else(|| String::from(&*p.value)),
                 }
             })
             .collect()
@@ -61,7 +64,7 @@ impl Render<'_> {
         ModuleOut {
             id: m.id,
             pid: format!("MD-{}", m.pid_no),
-            name: m.name.to_string(),
+            name: String::from(&*m.name),
             order: i64::from(m.order),
             parent_id: m.parent,
             description: m.description.as_deref().map(str::to_string),
@@ -78,8 +81,8 @@ impl Render<'_> {
                 .enumerate()
                 .map(|(i, s)| StepOut {
                     id: s.id,
-                    description: s.description.to_string(),
-                    expected: s.expected.to_string(),
+                    description: String::from(&*s.description),
+                    expected: String::from(&*s.expected),
                     order: i as i64 + 1,
                     called_test_case_id: s.called,
                 })
@@ -88,7 +91,7 @@ impl Render<'_> {
         CaseOut {
             id: c.id,
             pid: format!("TC-{}", c.pid_no),
-            name: c.name.to_string(),
+            name: String::from(&*c.name),
             order: i64::from(c.order),
             parent_id: c.module,
             description: c.description.as_deref().map(str::to_string),
@@ -118,7 +121,7 @@ impl Render<'_> {
         CycleOut {
             id: c.id,
             pid: format!("CL-{}", c.pid_no),
-            name: c.name.to_string(),
+            name: String::from(&*c.name),
             order: i64::from(c.order),
             description: c.description.as_deref().map(str::to_string),
             target_release_id: c.target_release_id,
@@ -134,7 +137,7 @@ impl Render<'_> {
         RunOut {
             id: r.id,
             pid: format!("TR-{}", r.pid_no),
-            name: r.name.to_string(),
+            name: String::from(&*r.name),
             order: i64::from(r.order),
             created_date: date(r.created),
             last_modified_date: date(r.created),
@@ -142,7 +145,7 @@ impl Render<'_> {
             test_case: RunCaseOut {
                 id: r.case,
                 pid: case.map(|c| format!("TC-{}", c.pid_no)).unwrap_or_default(),
-                name: case.map(|c| c.name.to_string()).unwrap_or_default(),
+                name: case.map(|c| String::from(&*c.name)).unwrap_or_default(),
                 properties: Vec::new(),
             },
             test_case_id: r.case,
@@ -179,8 +182,10 @@ impl Render<'_> {
                     test_step_log_id: sl.id,
                     test_step_id: sl.step,
                     status: self.status(sl.status),
-                    description: step.map(|s| s.description.to_string()).unwrap_or_default(),
-                    expected_result: step.map(|s| s.expected.to_string()).unwrap_or_default(),
+                    description: step
+                        .map(|s| String::from(&*s.description))
+                        .unwrap_or_default(),
+                    expected_result: step.map(|s| String::from(&*s.expected)).unwrap_or_default(),
                     actual_result: sl.actual.as_deref().map(str::to_string),
                     order: sl.order,
                 }
@@ -191,8 +196,8 @@ impl Render<'_> {
             test_run_id: l.run,
             test_case_version_id: l.version_id,
             status: self.status(l.status),
-            exe_start_date: l.start.to_string(),
-            exe_end_date: l.end.to_string(),
+            exe_start_date: String::from(&*l.start),
+            exe_end_date: String::from(&*l.end),
             note: l.note.as_deref().map(str::to_string),
             properties: self.props("test-runs", &l.props),
             test_step_logs,
@@ -202,8 +207,8 @@ impl Render<'_> {
     pub fn attachment(&self, a: &AttachmentRec, owner: i64) -> AttachmentOut {
         AttachmentOut {
             id: a.id,
-            name: a.name.to_string(),
-            content_type: a.content_type.to_string(),
+            name: String::from(&*a.name),
+            content_type: String::from(&*a.content_type),
             web_url: format!("{WEB_BASE}/p/{}/portal/attachment/{}", self.project, a.id),
             created_date: date(a.created),
             author: AuthorOut {
