@@ -7,6 +7,8 @@ use ztoq_model::zephyr::{ExecutionStep, TestCase, TestStep};
 use ztoq_pgtemp::testdb::TestDb;
 use ztoq_store::snapshot;
 
+// Only the run set-up of the shared helpers is needed here.
+#[allow(dead_code)]
 mod common;
 use common::setup;
 
