@@ -149,3 +149,108 @@ async fn verify_reports_missing_and_duplicate_copies_by_record() {
     let migrated: u64 = kinds.iter().map(|k| kind(&report, k, "migrated")).sum();
     assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
 }
+
+/// The records of `kind` counted by the last page of the verifier (more than one page of
+/// test cases and executions: the read-ahead carries every page through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_records_past_the_first_page() {
+    let env = Env::new(3500, 43).await;
+    let run = env.enqueue();
+    let workers = env.workers(2, &[]);
+    env.wait_settled(run, Duration::from_secs(300));
+    workers.stop();
+    let (ok, report) = env.verify(run);
+    assert!(ok, "clean run should verify: {report}");
+    for k in ["test_case", "execution"] {
+        assert!(kind(&report, k, "migrated") > 1000, "{k}: {report}");
+        assert_eq!(
+            kind(&report, k, "verified"),
+            kind(&report, k, "migrated"),
+            "{report}"
+        );
+    }
+
+    let qt = env.qtest_client().await;
+    let pool = env.db.pool().await;
+    // A test case on the last page deleted, with what hangs on it (one without attachments of
+    // its own or of its executions: reading an owner that no longer exists is an error).
+    let (case_key, case_id): (String, i64) = sqlx::query_as(
+        "SELECT p.source_key, p.qtest_id FROM records p
+         WHERE p.run_id = $1 AND p.kind = 'test_case' AND p.state = 'done'
+           AND NOT EXISTS (
+             SELECT 1 FROM record_deps d JOIN records c ON c.id = d.child_id
+             LEFT JOIN record_deps d2 ON d2.parent_id = c.id
+             LEFT JOIN records a ON a.id = d2.child_id
+             WHERE d.parent_id = p.id AND (c.kind = 'attachment' OR a.kind = 'attachment'))
+         ORDER BY p.id DESC LIMIT 1",
+    )
+    .bind(run)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let gone_with_it: Vec<String> = sqlx::query_scalar(
+        "SELECT c.source_key FROM records p JOIN record_deps d ON d.parent_id = p.id
+         JOIN records c ON c.id = d.child_id
+         WHERE p.run_id = $1 AND p.kind = 'test_case' AND p.source_key = $2",
+    )
+    .bind(run)
+    .bind(&case_key)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    qt.delete_test_case(case_id).await.unwrap();
+    // A late execution's log posted twice.
+    let execs: Vec<(String, serde_json::Value)> = sqlx::query_as(
+        "SELECT source_key, qtest_data FROM records
+         WHERE run_id = $1 AND kind = 'execution' AND state = 'done' AND qtest_data ? 'log_id'
+         ORDER BY id DESC LIMIT 50",
+    )
+    .bind(run)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (exec_key, data) = execs
+        .iter()
+        .find(|e| !gone_with_it.contains(&e.0))
+        .expect("a late execution of another test case");
+    let run_id = data["run_id"].as_i64().unwrap();
+    let log_id = data["log_id"].as_i64().unwrap();
+    let mut log = qt
+        .all_test_logs(run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.id == Some(log_id))
+        .expect("the execution's log is in qTest");
+    log.id = None;
+    qt.create_test_log(run_id, &log).await.unwrap();
+
+    let (ok, report) = env.verify(run);
+    assert!(!ok, "a tampered copy must not verify: {report}");
+    assert!(
+        reported(&report, "test_case", "missing", &case_key),
+        "{report}"
+    );
+    assert!(
+        reported(&report, "execution", "duplicate", exec_key),
+        "{report}"
+    );
+    let mismatches = report["mismatches"].as_array().cloned().unwrap_or_default();
+    let mut wrong: Vec<&str> = Vec::new();
+    for m in &mismatches {
+        let key = m["source_key"].as_str().unwrap_or_default();
+        let expected = (key == case_key && m["field"] == "missing")
+            || (key == exec_key && m["field"] == "duplicate")
+            || (m["field"] == "missing" && gone_with_it.iter().any(|g| g == key));
+        assert!(expected, "unexpected mismatch {m} in {report}");
+        if m["field"] != "duplicate" {
+            wrong.push(key);
+        }
+    }
+    wrong.sort_unstable();
+    wrong.dedup();
+    let kinds = ["test_case", "execution", "attachment"];
+    let verified: u64 = kinds.iter().map(|k| kind(&report, k, "verified")).sum();
+    let migrated: u64 = kinds.iter().map(|k| kind(&report, k, "migrated")).sum();
+    assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
+}

@@ -1,4 +1,5 @@
-//! One method per qTest endpoint ztoq uses, plus `all_*` helpers that walk every page.
+//! One method per qTest endpoint ztoq uses (the lists of test cases, runs and logs are in
+//! `lists`), plus `search_all`, which walks every page of a Data Query.
 //!
 //! Paging differs per endpoint: test cases take `page`/`size` and answer a plain array; runs,
 //! logs and search take `page`/`pageSize` and answer `{links, page, page_size, total, items}`.
@@ -28,7 +29,7 @@ fn check_object_type(object_type: &str) -> Result<(), ApiError> {
 }
 
 /// Whether another page may follow `page`.
-fn has_next<T>(page: &Paged<T>, requested: i64, collected: usize) -> bool {
+pub(crate) fn has_next<T>(page: &Paged<T>, requested: i64, collected: usize) -> bool {
     let short = (page.items.len() as i64) < requested.min(page.page_size.max(1));
     let linked = page.links.iter().any(|l| l.rel == "next");
     !page.items.is_empty() && !short && linked && (collected as i64) < page.total.max(0)
@@ -109,25 +110,6 @@ impl QtestClient {
             .await
     }
 
-    /// `GET …/test-cases?parentId=&page=&size=&expandSteps=true&expandProps=true` (one page).
-    pub async fn test_cases(
-        &self,
-        parent_id: Option<i64>,
-        page: i64,
-        size: i64,
-    ) -> Result<Vec<TestCase>, ApiError> {
-        let mut query = vec![
-            ("page", page.to_string()),
-            ("size", size.to_string()),
-            ("expandSteps", "true".to_string()),
-            ("expandProps", "true".to_string()),
-        ];
-        if let Some(p) = parent_id {
-            query.push(("parentId", p.to_string()));
-        }
-        self.get_json("get_test_cases", "/test-cases", &query).await
-    }
-
     /// `GET …/test-cases/{id}?expand=teststep`.
     pub async fn test_case(&self, id: i64) -> Result<TestCase, ApiError> {
         self.get_json(
@@ -173,19 +155,6 @@ impl QtestClient {
             .await
     }
 
-    /// `GET …/test-runs?parentId=&parentType=&page=&pageSize=` (one page).
-    pub async fn test_runs(
-        &self,
-        parent: RunParent,
-        page: i64,
-        page_size: i64,
-    ) -> Result<Paged<TestRun>, ApiError> {
-        let mut query = parent.query().to_vec();
-        query.push(("page", page.to_string()));
-        query.push(("pageSize", page_size.to_string()));
-        self.get_json("get_test_runs", "/test-runs", &query).await
-    }
-
     /// `GET …/test-runs/{id}`.
     pub async fn test_run(&self, id: i64) -> Result<TestRun, ApiError> {
         self.get_json("get_test_run", &format!("/test-runs/{id}"), &[])
@@ -200,25 +169,6 @@ impl QtestClient {
             &format!("/test-runs/{run_id}/test-logs"),
             &[],
             log,
-        )
-        .await
-    }
-
-    /// `GET …/test-runs/{runId}/test-logs?page=&pageSize=` (one page).
-    pub async fn test_logs(
-        &self,
-        run_id: i64,
-        page: i64,
-        page_size: i64,
-    ) -> Result<Paged<TestLog>, ApiError> {
-        let query = [
-            ("page", page.to_string()),
-            ("pageSize", page_size.to_string()),
-        ];
-        self.get_json(
-            "get_test_logs",
-            &format!("/test-runs/{run_id}/test-logs"),
-            &query,
         )
         .await
     }
@@ -331,51 +281,6 @@ impl QtestClient {
             ("pageSize", page_size.to_string()),
         ];
         self.post_json("search", "/search", &query, params).await
-    }
-
-    /// Every test case (with steps and properties) of a module, or of the project.
-    pub async fn all_test_cases(&self, parent_id: Option<i64>) -> Result<Vec<TestCase>, ApiError> {
-        let size = self.page_size;
-        let mut out = Vec::new();
-        for page in 1.. {
-            let batch = self.test_cases(parent_id, page, size).await?;
-            let done = (batch.len() as i64) < size;
-            out.extend(batch);
-            if done {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every test run directly under `parent`.
-    pub async fn all_test_runs(&self, parent: RunParent) -> Result<Vec<TestRun>, ApiError> {
-        let size = self.page_size;
-        let mut out = Vec::new();
-        for page in 1.. {
-            let batch = self.test_runs(parent, page, size).await?;
-            let more = has_next(&batch, size, out.len() + batch.items.len());
-            out.extend(batch.items);
-            if !more {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every test log of a run.
-    pub async fn all_test_logs(&self, run_id: i64) -> Result<Vec<TestLog>, ApiError> {
-        let size = self.page_size;
-        let mut out = Vec::new();
-        for page in 1.. {
-            let batch = self.test_logs(run_id, page, size).await?;
-            let more = has_next(&batch, size, out.len() + batch.items.len());
-            out.extend(batch.items);
-            if !more {
-                break;
-            }
-        }
-        Ok(out)
     }
 
     /// Every search hit (walks all pages).

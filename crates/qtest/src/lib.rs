@@ -15,6 +15,7 @@
 
 mod client;
 mod endpoints;
+mod lists;
 mod query;
 
 pub use client::{CycleParent, Deletion, QtestAuth, QtestClient, RunParent};

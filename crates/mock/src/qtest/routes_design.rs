@@ -10,6 +10,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// Query parameters as pairs, in order.
@@ -181,7 +182,7 @@ pub(crate) async fn create_case(
     State(state): State<Arc<QtestState>>,
     Path(project): Path<i64>,
     body: Bytes,
-) -> MockResult<Json<CaseOut>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let body: CaseIn = parse_body(&body)?;
     let mut store = state.write();
@@ -191,7 +192,8 @@ pub(crate) async fn create_case(
         .cases
         .get(&id)
         .ok_or_else(|| MockError::not_found("test case vanished"))?;
-    Ok(Json(render(&state, store).case(case, true, true)))
+    // Serialised here, while the store (which the answer borrows from) is locked.
+    Ok(Json(render(&state, store).case(case, true, true)).into_response())
 }
 
 /// `GET …/test-cases?parentId=&page=&size=&expandSteps=&expandProps=` (a plain array).
@@ -199,7 +201,7 @@ pub(crate) async fn cases(
     State(state): State<Arc<QtestState>>,
     Path(project): Path<i64>,
     Query(params): Params,
-) -> MockResult<Json<Vec<CaseOut>>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let page = PageRequest::from_params(&params, "size", 20, 999)?;
     let steps = bool_param(&params, "expandSteps", false)?;
@@ -216,13 +218,13 @@ pub(crate) async fn cases(
         }
     };
     let r = render(&state, &store);
-    Ok(Json(
-        page.slice(ids)
-            .iter()
-            .filter_map(|id| store.cases.get(id))
-            .map(|c| r.case(c, steps, props))
-            .collect(),
-    ))
+    let items: Vec<CaseOut> = page
+        .slice(ids)
+        .iter()
+        .filter_map(|id| store.cases.get(id))
+        .map(|c| r.case(c, steps, props))
+        .collect();
+    Ok(Json(items).into_response())
 }
 
 /// Resolves `123` or `TC-12` to a test case id.
@@ -242,12 +244,12 @@ pub(crate) async fn case(
     State(state): State<Arc<QtestState>>,
     Path((project, id_or_pid)): Path<(i64, String)>,
     Query(params): Params,
-) -> MockResult<Json<CaseOut>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let store = state.read();
     let case = case_id(&store, &id_or_pid)
         .and_then(|id| store.cases.get(&id))
         .ok_or_else(|| MockError::not_found(format!("Test case {id_or_pid} does not exist")))?;
     let steps = param(&params, "expand").is_some_and(|e| e.split(',').any(|x| x == "teststep"));
-    Ok(Json(render(&state, &store).case(case, steps, true)))
+    Ok(Json(render(&state, &store).case(case, steps, true)).into_response())
 }

@@ -5,12 +5,13 @@ use super::QtestState;
 use super::error::{MockError, MockResult, PageRequest, int_param, param, parse_body};
 use super::routes_design::{Params, check_project, render};
 use super::state::{Parent, Store};
-use super::wire::{CycleIn, CycleOut, LinkOut, LogIn, LogOut, PagedOut, RunIn, RunOut};
+use super::wire::{CycleIn, CycleOut, LinkOut, LogIn, PagedOut, RunIn};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// Wraps one page of `items` with `self` and (when more remain) `next` links.
@@ -145,7 +146,7 @@ pub(crate) async fn create_run(
     Path(project): Path<i64>,
     Query(params): Params,
     body: Bytes,
-) -> MockResult<(StatusCode, Json<RunOut>)> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let parent = parent_from(&params)?;
     let body: RunIn = parse_body(&body)?;
@@ -156,7 +157,8 @@ pub(crate) async fn create_run(
         .runs
         .get(&id)
         .ok_or_else(|| MockError::not_found("run vanished"))?;
-    Ok((StatusCode::CREATED, Json(render(&state, store).run(run))))
+    // Serialised here, while the store (which the answer borrows from) is locked.
+    Ok((StatusCode::CREATED, Json(render(&state, store).run(run))).into_response())
 }
 
 /// Run ids under `parent`, with descendants' runs when asked.
@@ -211,7 +213,7 @@ pub(crate) async fn runs(
     Query(params): Params,
     headers: HeaderMap,
     uri: Uri,
-) -> MockResult<Json<PagedOut<RunOut>>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let parent = parent_from(&params)?;
     let page = PageRequest::from_params(&params, "pageSize", 100, 999)?;
@@ -228,21 +230,21 @@ pub(crate) async fn runs(
         .filter_map(|id| store.runs.get(id))
         .map(|x| r.run(x))
         .collect();
-    Ok(Json(paged(&headers, &uri, page, ids.len(), items)))
+    Ok(Json(paged(&headers, &uri, page, ids.len(), items)).into_response())
 }
 
 /// `GET …/test-runs/{id}`.
 pub(crate) async fn run(
     State(state): State<Arc<QtestState>>,
     Path((project, id)): Path<(i64, i64)>,
-) -> MockResult<Json<RunOut>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let store = state.read();
     let run = store
         .runs
         .get(&id)
         .ok_or_else(|| MockError::not_found(format!("Test run {id} does not exist")))?;
-    Ok(Json(render(&state, &store).run(run)))
+    Ok(Json(render(&state, &store).run(run)).into_response())
 }
 
 /// `POST …/test-runs/{runId}/test-logs` → 201.
@@ -250,7 +252,7 @@ pub(crate) async fn create_log(
     State(state): State<Arc<QtestState>>,
     Path((project, run_id)): Path<(i64, i64)>,
     body: Bytes,
-) -> MockResult<(StatusCode, Json<LogOut>)> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     if !state.read().runs.contains_key(&run_id) {
         return Err(MockError::not_found(format!(
@@ -265,7 +267,7 @@ pub(crate) async fn create_log(
         .logs
         .get(&id)
         .ok_or_else(|| MockError::not_found("log vanished"))?;
-    Ok((StatusCode::CREATED, Json(render(&state, store).log(log))))
+    Ok((StatusCode::CREATED, Json(render(&state, store).log(log))).into_response())
 }
 
 /// `GET …/test-runs/{runId}/test-logs?page=&pageSize=` (paged wrapper).
@@ -275,7 +277,7 @@ pub(crate) async fn logs(
     Query(params): Params,
     headers: HeaderMap,
     uri: Uri,
-) -> MockResult<Json<PagedOut<LogOut>>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let page = PageRequest::from_params(&params, "pageSize", 100, 999)?;
     let store = state.read();
@@ -290,14 +292,14 @@ pub(crate) async fn logs(
         .filter_map(|id| store.logs.get(id))
         .map(|l| r.log(l))
         .collect();
-    Ok(Json(paged(&headers, &uri, page, run.logs.len(), items)))
+    Ok(Json(paged(&headers, &uri, page, run.logs.len(), items)).into_response())
 }
 
 /// `GET …/test-runs/{runId}/test-logs/{id}`.
 pub(crate) async fn log(
     State(state): State<Arc<QtestState>>,
     Path((project, run_id, id)): Path<(i64, i64, i64)>,
-) -> MockResult<Json<LogOut>> {
+) -> MockResult<Response> {
     check_project(&state, project)?;
     let store = state.read();
     let log = store
@@ -307,5 +309,5 @@ pub(crate) async fn log(
         .ok_or_else(|| {
             MockError::not_found(format!("Test log {id} of test run {run_id} does not exist"))
         })?;
-    Ok(Json(render(&state, &store).log(log)))
+    Ok(Json(render(&state, &store).log(log)).into_response())
 }

@@ -4,9 +4,14 @@
 //!
 //! These are deliberately separate from `ztoq_model::qtest`: the mock is an independent reading
 //! of the spec, so a client bug in the shared wire types cannot hide behind the same bug here.
+//!
+//! The resources of test cases, runs and logs borrow their text from the store (`'a`) instead
+//! of copying it: a handler serialises them while it holds the store's lock. List answers of
+//! a large project are the mock's main cost, and most of it was copying text.
 
 use super::fields::StatusDef;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 
 /// `{field_id, field_value}` of a request. `field_value` may arrive as a string or a number.
 #[derive(Debug, Deserialize)]
@@ -201,15 +206,15 @@ pub struct LinkOut {
 
 /// `PropertyResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct PropertyOut {
+pub struct PropertyOut<'a> {
     /// Field id.
     pub field_id: i64,
     /// Field label.
-    pub field_name: String,
+    pub field_name: &'a str,
     /// Stored value.
-    pub field_value: String,
+    pub field_value: &'a str,
     /// Display value.
-    pub field_value_name: String,
+    pub field_value_name: Cow<'a, str>,
 }
 
 /// `ModuleResource`.
@@ -240,13 +245,13 @@ pub struct ModuleOut {
 
 /// `TestStepResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepOut {
+pub struct StepOut<'a> {
     /// Id.
     pub id: i64,
     /// Description.
-    pub description: String,
+    pub description: &'a str,
     /// Expected result.
-    pub expected: String,
+    pub expected: &'a str,
     /// 1-based order.
     pub order: i64,
     /// Called test case.
@@ -256,23 +261,23 @@ pub struct StepOut {
 
 /// `TestCaseWithCustomFieldResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct CaseOut {
+pub struct CaseOut<'a> {
     /// Id.
     pub id: i64,
     /// `TC-n`.
     pub pid: String,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// Order in its module.
     pub order: i64,
     /// Module id.
     pub parent_id: i64,
     /// Description.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     /// Precondition.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub precondition: Option<String>,
+    pub precondition: Option<&'a str>,
     /// Version label.
     pub version: &'static str,
     /// Version id.
@@ -282,25 +287,25 @@ pub struct CaseOut {
     /// Modified.
     pub last_modified_date: String,
     /// Field values.
-    pub properties: Vec<PropertyOut>,
+    pub properties: Vec<PropertyOut<'a>>,
     /// Steps (when expanded).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_steps: Option<Vec<StepOut>>,
+    pub test_steps: Option<Vec<StepOut<'a>>>,
     /// UI link.
     pub web_url: String,
 }
 
 /// The short test case inside a test run.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunCaseOut {
+pub struct RunCaseOut<'a> {
     /// Id.
     pub id: i64,
     /// `TC-n`.
     pub pid: String,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// Required by the Swagger's resource; left empty.
-    pub properties: Vec<PropertyOut>,
+    pub properties: Vec<PropertyOut<'a>>,
 }
 
 /// `TestCycleResource`.
@@ -333,13 +338,13 @@ pub struct CycleOut {
 
 /// `TestRunWithCustomFieldResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunOut {
+pub struct RunOut<'a> {
     /// Id.
     pub id: i64,
     /// `TR-n`.
     pub pid: String,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// Order under its parent.
     pub order: i64,
     /// Created.
@@ -347,9 +352,9 @@ pub struct RunOut {
     /// Modified.
     pub last_modified_date: String,
     /// Field values (incl. Status).
-    pub properties: Vec<PropertyOut>,
+    pub properties: Vec<PropertyOut<'a>>,
     /// The case.
-    pub test_case: RunCaseOut,
+    pub test_case: RunCaseOut<'a>,
     /// The case id.
     #[serde(rename = "testCaseId")]
     pub test_case_id: i64,
@@ -369,27 +374,27 @@ pub struct RunOut {
 
 /// `TestStepLogResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepLogOut {
+pub struct StepLogOut<'a> {
     /// Id.
     pub test_step_log_id: i64,
     /// Step id.
     pub test_step_id: i64,
     /// Status.
-    pub status: StatusDef,
+    pub status: Cow<'a, StatusDef>,
     /// The step's description.
-    pub description: String,
+    pub description: &'a str,
     /// The step's expected result.
-    pub expected_result: String,
+    pub expected_result: &'a str,
     /// Actual result.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub actual_result: Option<String>,
+    pub actual_result: Option<&'a str>,
     /// Order.
     pub order: i64,
 }
 
 /// `TestLogResource`.
 #[derive(Debug, Clone, Serialize)]
-pub struct LogOut {
+pub struct LogOut<'a> {
     /// Id.
     pub id: i64,
     /// Run id.
@@ -397,18 +402,18 @@ pub struct LogOut {
     /// Case version id.
     pub test_case_version_id: i64,
     /// Status.
-    pub status: StatusDef,
+    pub status: Cow<'a, StatusDef>,
     /// Start.
-    pub exe_start_date: String,
+    pub exe_start_date: &'a str,
     /// End.
-    pub exe_end_date: String,
+    pub exe_end_date: &'a str,
     /// Note.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<&'a str>,
     /// Test-run field values.
-    pub properties: Vec<PropertyOut>,
+    pub properties: Vec<PropertyOut<'a>>,
     /// Step results.
-    pub test_step_logs: Vec<StepLogOut>,
+    pub test_step_logs: Vec<StepLogOut<'a>>,
 }
 
 /// `AttachmentAuthor`.

@@ -27,8 +27,8 @@ pub use executions::{
     execution_steps, previous_executions, save_execution_steps_many, save_executions,
 };
 pub use many::{
-    attachments_by_id, execution_steps_by_execution, executions_by_id, test_cases_by_id,
-    test_steps_by_case,
+    attachments_by_id, execution_steps_by_execution, executions_by_id, folders_by_id,
+    test_cases_by_id, test_cycles_by_id, test_steps_by_case,
 };
 pub use project::{lookups, save_lookups, save_project};
 pub use structure::{folder, save_folders, save_test_cycles, test_cycle};

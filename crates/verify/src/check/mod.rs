@@ -1,36 +1,55 @@
 //! The comparisons, kind by kind (one module each). Each walks the done records of its kind a
-//! page at a time: the page's source items are read in one statement per table, the qTest
-//! side is read once per parent (a module's test cases, a cycle's runs, a run's logs, an
-//! owner's attachments) with up to [`FETCHES`] reads in flight, and every done record is
-//! compared with the transform of its source.
+//! page at a time: the page's records, parents and source items are read in a few statements
+//! (ahead of time, by a task of their own: `pages`), the qTest side is read once per parent (a
+//! module's test cases, a cycle's runs, a run's logs, an owner's attachments) with up to
+//! [`pages::FETCHES`] reads in flight, and every done record is compared with the transform of
+//! its source.
 
 mod attachments;
 mod executions;
+mod pages;
 mod structure;
 mod test_cases;
+mod wire;
 
 use crate::VerifyError;
 use crate::report::{KindReport, Mismatch};
-use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use ztoq_http::ApiError;
 use ztoq_model::RecordKind;
 use ztoq_model::settings::RunSettings;
 use ztoq_qtest::QtestClient;
-use ztoq_store::records::{self, Record};
+use ztoq_store::records::Record;
 
-/// qTest reads in flight at once (paced by the shared rate limit when one is set).
-const FETCHES: usize = 16;
-/// Done records compared per page.
-const PAGE: i64 = 1000;
+/// Page size of the `pageSize` list endpoints (test runs, test logs): qTest's largest.
+const LIST_PAGE_SIZE: i64 = 999;
 
 /// A done record with the records it depends on.
 type Done = (Record, Vec<Record>);
 
+/// The record a mismatch names.
+#[derive(Debug, Clone)]
+struct Who {
+    kind: RecordKind,
+    source_key: String,
+    qtest_id: Option<i64>,
+}
+
+impl Who {
+    fn of(r: &Record) -> Self {
+        Who {
+            kind: r.kind,
+            source_key: r.source_key.clone(),
+            qtest_id: r.qtest_id,
+        }
+    }
+}
+
 struct Ctx<'a> {
     pool: &'a sqlx::PgPool,
+    /// For the test-case lists (`size` paging, page size as configured).
     qtest: &'a QtestClient,
+    /// For the run and log lists (`pageSize` paging, [`LIST_PAGE_SIZE`]).
+    lists: QtestClient,
     settings: &'a RunSettings,
     run_id: i64,
     kinds: &'a mut BTreeMap<RecordKind, KindReport>,
@@ -38,6 +57,17 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    fn mismatch_of(&mut self, who: &Who, field: &str, expected: String, actual: String) {
+        self.out.push(Mismatch {
+            kind: who.kind,
+            source_key: who.source_key.clone(),
+            qtest_id: who.qtest_id,
+            field: field.to_string(),
+            expected,
+            actual,
+        });
+    }
+
     fn mismatch(
         &mut self,
         r: &Record,
@@ -69,54 +99,27 @@ impl Ctx<'_> {
         false
     }
 
+    /// Compares two sequences item by item; only a difference builds them (as `Vec`s, whose
+    /// `Debug` form the mismatch carries).
+    fn compare_seq<T: PartialEq + std::fmt::Debug>(
+        &mut self,
+        r: &Record,
+        field: &str,
+        expected: impl Iterator<Item = T> + Clone,
+        actual: impl Iterator<Item = T> + Clone,
+    ) -> bool {
+        if expected.clone().eq(actual.clone()) {
+            return true;
+        }
+        let expected: Vec<T> = expected.collect();
+        let actual: Vec<T> = actual.collect();
+        self.mismatch(r, field, format!("{expected:?}"), format!("{actual:?}"));
+        false
+    }
+
     fn kind(&mut self, kind: RecordKind) -> &mut KindReport {
         self.kinds.entry(kind).or_default()
     }
-
-    /// The next page of done records of `kind` after record id `*after` (moved past it), with
-    /// their parents; `None` after the last.
-    async fn next_page(
-        &self,
-        kind: RecordKind,
-        after: &mut i64,
-    ) -> Result<Option<Vec<Done>>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let page = records::done_page(&mut conn, self.run_id, kind, *after, PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(None);
-        };
-        *after = last.id;
-        let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
-        let mut parents = records::parents_of(&mut conn, &ids).await?;
-        Ok(Some(
-            page.into_iter()
-                .map(|r| {
-                    let p = parents.remove(&r.id).unwrap_or_default();
-                    (r, p)
-                })
-                .collect(),
-        ))
-    }
-}
-
-/// Reads `fetch(key)` for every key, up to [`FETCHES`] at once; the first error wins.
-async fn fetch_each<K, V, F, Fut>(
-    keys: impl IntoIterator<Item = K>,
-    fetch: F,
-) -> Result<Vec<(K, V)>, ApiError>
-where
-    K: Clone,
-    F: Fn(K) -> Fut,
-    Fut: Future<Output = Result<V, ApiError>>,
-{
-    futures::stream::iter(keys)
-        .map(|key| {
-            let read = fetch(key.clone());
-            async move { read.await.map(|value| (key, value)) }
-        })
-        .buffer_unordered(FETCHES)
-        .try_collect()
-        .await
 }
 
 fn parent_qid(parents: &[Record], kind: RecordKind) -> Option<i64> {
@@ -138,6 +141,7 @@ pub async fn all(
     let mut cx = Ctx {
         pool,
         qtest,
+        lists: qtest.clone().with_page_size(LIST_PAGE_SIZE),
         settings,
         run_id,
         kinds,
@@ -152,20 +156,19 @@ pub async fn all(
 
 /// Counts qTest items per identity and reports identities held more often than the source
 /// has them (duplicates). Returns how many qTest items match a source identity.
-fn duplicates<K: std::hash::Hash + Eq + Clone>(
+fn duplicates<K: std::hash::Hash + Eq>(
     cx: &mut Ctx<'_>,
     kind: RecordKind,
-    source: &HashMap<K, (usize, Record)>,
+    source: &HashMap<K, (usize, Who)>,
     target: &HashMap<K, usize>,
 ) -> u64 {
     let mut found = 0;
-    for (key, (n, r)) in source {
+    for (key, (n, who)) in source {
         let t = target.get(key).copied().unwrap_or(0);
         found += t.min(*n) as u64;
         if t > *n {
-            let r = r.clone();
-            cx.mismatch(
-                &r,
+            cx.mismatch_of(
+                who,
                 "duplicate",
                 format!("{n} copies"),
                 format!("{t} copies"),

@@ -1,37 +1,81 @@
 //! Folders, cycle folders and cycles: the module tree and the test-cycle tree are each read
 //! once, whole, and every done record is compared with its item by qTest id, and identities
-//! (parent, name) are counted for duplicates.
+//! (parent, name) are counted for duplicates. The source items of a page are read (and
+//! transformed) in one statement per page, ahead of the comparison.
 
-use super::{Ctx, duplicates, parent_qid};
+use super::pages::{Page, Pages};
+use super::{Ctx, Who, duplicates, parent_qid};
 use crate::VerifyError;
+use sqlx::PgPool;
 use std::collections::HashMap;
 use ztoq_model::RecordKind;
 use ztoq_model::qtest::{Module, TestCycle};
 use ztoq_qtest::CycleParent;
-use ztoq_store::records::Record;
 use ztoq_store::snapshot;
+
+/// Expected items of a page, by source id (items the transform refuses are absent).
+type Expected<T> = HashMap<i64, T>;
+
+async fn modules_of(
+    pool: PgPool,
+    run: i64,
+    ids: Vec<i64>,
+) -> Result<Expected<Module>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let folders = snapshot::folders_by_id(&mut conn, run, &ids).await?;
+    Ok(folders
+        .into_iter()
+        .filter_map(|(id, f)| Some((id, ztoq_transform::module(&f).ok()?)))
+        .collect())
+}
+
+async fn cycle_folders_of(
+    pool: PgPool,
+    run: i64,
+    ids: Vec<i64>,
+) -> Result<Expected<TestCycle>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let folders = snapshot::folders_by_id(&mut conn, run, &ids).await?;
+    Ok(folders
+        .into_iter()
+        .filter_map(|(id, f)| Some((id, ztoq_transform::cycle_folder(&f).ok()?)))
+        .collect())
+}
+
+async fn cycles_of(
+    pool: PgPool,
+    run: i64,
+    ids: Vec<i64>,
+) -> Result<Expected<TestCycle>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let cycles = snapshot::test_cycles_by_id(&mut conn, run, &ids).await?;
+    Ok(cycles
+        .into_iter()
+        .filter_map(|(id, c)| Some((id, ztoq_transform::test_cycle(&c).ok()?)))
+        .collect())
+}
 
 /// Folders (modules), cycle folders and cycles (qTest's test-cycle tree).
 pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
     // Modules.
+    let mut pages = Pages::start(cx.pool, cx.run_id, RecordKind::Folder, modules_of);
     let mut modules = HashMap::new();
     flatten_modules(cx.qtest.modules(None, true).await?, None, &mut modules);
-    let mut source: HashMap<(Option<i64>, String), (usize, Record)> = HashMap::new();
-    let mut conn = cx.pool.acquire().await?;
-    let mut after = 0;
-    while let Some(page) = cx.next_page(RecordKind::Folder, &mut after).await? {
-        for (r, parents) in page {
-            let Some(folder) = snapshot::folder(&mut conn, cx.run_id, r.source_id).await? else {
-                continue;
-            };
-            let Ok(expected) = ztoq_transform::module(&folder) else {
+    let mut source: HashMap<(Option<i64>, String), (usize, Who)> = HashMap::new();
+    while let Some(Page {
+        done,
+        source: mut expected,
+    }) = pages.next().await?
+    {
+        for (r, parents) in done {
+            let Some(expected) = expected.remove(&r.source_id) else {
                 continue;
             };
             let parent = parent_qid(&parents, RecordKind::Folder);
             let name = expected.name.unwrap_or_default();
             let e = source
                 .entry((parent, name.clone()))
-                .or_insert((0, r.clone()));
+                .or_insert_with(|| (0, Who::of(&r)));
             e.0 += 1;
             match r.qtest_id.and_then(|id| modules.get(&id)) {
                 None => cx.mismatch(&r, "missing", "a module", "none"),
@@ -54,6 +98,12 @@ pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
     duplicates(cx, RecordKind::Folder, &source, &target);
 
     // Cycles (folders and cycles share qTest's test-cycle tree).
+    let mut folder_pages = Pages::start(
+        cx.pool,
+        cx.run_id,
+        RecordKind::CycleFolder,
+        cycle_folders_of,
+    );
     let mut cycles = HashMap::new();
     flatten_cycles(
         cx.qtest.test_cycles(CycleParent::Root, true).await?,
@@ -66,50 +116,67 @@ pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
             .entry((*p, c.name.clone().unwrap_or_default()))
             .or_default() += 1;
     }
-    for kind in [RecordKind::CycleFolder, RecordKind::TestCycle] {
-        let mut source: HashMap<(Option<i64>, String), (usize, Record)> = HashMap::new();
-        let mut after = 0;
-        while let Some(page) = cx.next_page(kind, &mut after).await? {
-            for (r, parents) in page {
-                let expected = match kind {
-                    RecordKind::CycleFolder => {
-                        match snapshot::folder(&mut conn, cx.run_id, r.source_id).await? {
-                            Some(f) => ztoq_transform::cycle_folder(&f).ok(),
-                            None => None,
-                        }
-                    }
-                    _ => match snapshot::test_cycle(&mut conn, cx.run_id, r.source_id).await? {
-                        Some(c) => ztoq_transform::test_cycle(&c).ok(),
-                        None => None,
-                    },
-                };
-                let Some(expected) = expected else { continue };
-                let parent = parent_qid(&parents, RecordKind::CycleFolder);
-                let e = source
-                    .entry((parent, expected.name.clone().unwrap_or_default()))
-                    .or_insert((0, r.clone()));
-                e.0 += 1;
-                match r.qtest_id.and_then(|id| cycles.get(&id)) {
-                    None => cx.mismatch(&r, "missing", "a test cycle", "none"),
-                    Some((p, c)) => {
-                        let ok =
-                            cx.compare(&r, "name", expected.name.as_deref(), c.name.as_deref())
-                                & cx.compare(
-                                    &r,
-                                    "description",
-                                    expected.description.as_deref(),
-                                    c.description.as_deref(),
-                                )
-                                & cx.compare(&r, "parent", parent, *p);
-                        if ok {
-                            cx.kind(kind).verified += 1;
-                        }
+    compare_cycles(
+        cx,
+        &mut folder_pages,
+        RecordKind::CycleFolder,
+        &cycles,
+        &target,
+    )
+    .await?;
+    let mut cycle_pages = Pages::start(cx.pool, cx.run_id, RecordKind::TestCycle, cycles_of);
+    compare_cycles(
+        cx,
+        &mut cycle_pages,
+        RecordKind::TestCycle,
+        &cycles,
+        &target,
+    )
+    .await
+}
+
+/// Cycle folders or cycles: each done record against its test cycle.
+async fn compare_cycles(
+    cx: &mut Ctx<'_>,
+    pages: &mut Pages<Expected<TestCycle>>,
+    kind: RecordKind,
+    cycles: &HashMap<i64, (Option<i64>, TestCycle)>,
+    target: &HashMap<(Option<i64>, String), usize>,
+) -> Result<(), VerifyError> {
+    let mut source: HashMap<(Option<i64>, String), (usize, Who)> = HashMap::new();
+    while let Some(Page {
+        done,
+        source: mut expected,
+    }) = pages.next().await?
+    {
+        for (r, parents) in done {
+            let Some(expected) = expected.remove(&r.source_id) else {
+                continue;
+            };
+            let parent = parent_qid(&parents, RecordKind::CycleFolder);
+            let e = source
+                .entry((parent, expected.name.clone().unwrap_or_default()))
+                .or_insert_with(|| (0, Who::of(&r)));
+            e.0 += 1;
+            match r.qtest_id.and_then(|id| cycles.get(&id)) {
+                None => cx.mismatch(&r, "missing", "a test cycle", "none"),
+                Some((p, c)) => {
+                    let ok = cx.compare(&r, "name", expected.name.as_deref(), c.name.as_deref())
+                        & cx.compare(
+                            &r,
+                            "description",
+                            expected.description.as_deref(),
+                            c.description.as_deref(),
+                        )
+                        & cx.compare(&r, "parent", parent, *p);
+                    if ok {
+                        cx.kind(kind).verified += 1;
                     }
                 }
             }
         }
-        duplicates(cx, kind, &source, &target);
     }
+    duplicates(cx, kind, &source, target);
     Ok(())
 }
 
