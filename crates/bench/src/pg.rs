@@ -75,6 +75,22 @@ pub async fn server_version(url: &str) -> Result<String> {
     Ok(v)
 }
 
+/// The server's memory and checkpoint sizing, as one line for the report, e.g.
+/// `shared_buffers 4GB, max_wal_size 8GB, checkpoint_timeout 30min`.
+pub async fn server_sizing(url: &str) -> Result<String> {
+    let pool = admin(url).await?;
+    let mut parts = Vec::new();
+    for name in ["shared_buffers", "max_wal_size", "checkpoint_timeout"] {
+        let value: String = sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&pool)
+            .await?;
+        parts.push(format!("{name} {value}"));
+    }
+    pool.close().await;
+    Ok(parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,13 +93,14 @@ impl Drop for Workers {
 }
 
 /// The database of a demo or benchmark: `--database-url` (or the environment), else a
-/// throwaway cluster, which lives as long as the returned handle.
+/// throwaway cluster sized for a whole run on this machine, which lives as long as the returned
+/// handle.
 pub async fn database(db: &DbArgs) -> Result<(String, Option<ztoq_pgtemp::TempPostgres>)> {
     match db.url() {
         Ok(url) => Ok((url, None)),
         Err(_) => {
             eprintln!("starting a throwaway Postgres …");
-            let temp_pg = ztoq_pgtemp::TempPostgres::start()
+            let temp_pg = ztoq_pgtemp::TempPostgres::start_sized(ztoq_pgtemp::Size::Run)
                 .await
                 .context("starting a throwaway Postgres")?;
             Ok((temp_pg.url(), Some(temp_pg)))

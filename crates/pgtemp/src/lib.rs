@@ -53,6 +53,34 @@ const SETTINGS: &[(&str, &str)] = &[
     ("max_connections", "200"),
 ];
 
+/// How a cluster is sized: [`Size::Tests`] for many small databases, [`Size::Run`] for a whole
+/// project's run (demo, benchmark) on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// The settings above as they are (`shared_buffers=256MB`, default WAL size).
+    Tests,
+    /// Also a buffer cache of a quarter of this machine's memory (256 MB … 4 GB) and WAL room
+    /// for a 500k-record run between checkpoints (`max_wal_size=8GB`,
+    /// `checkpoint_timeout=30min`). Measured (BENCHMARKS.md): a 500k run's database is ~3 GB;
+    /// with 256 MB of buffers its records/s fell 17 % below a 50k run's, with 4 GB it matched.
+    Run,
+}
+
+/// `shared_buffers` of a [`Size::Run`] cluster, in MB: a quarter of `MemTotal` (the usual
+/// starting point for a dedicated server), clamped to 256 MB … 4 GB; 256 MB when unknown.
+fn run_shared_buffers_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    (total_kb / 4 / 1024).clamp(256, 4096)
+}
+
 /// A running throwaway PostgreSQL cluster; stopped and deleted on [`stop`](Self::stop) or
 /// `Drop` (see the crate docs for what happens when the owning process is killed).
 #[derive(Debug)]
@@ -76,10 +104,15 @@ impl TempPostgres {
     /// (retrying on a port collision) with `fsync=off`, `synchronous_commit=off`,
     /// `full_page_writes=off`, `shared_buffers=256MB`, `max_connections=200` and the unix
     /// socket in the temp dir, creates database `ztoq`, and returns once it accepts
-    /// connections.
+    /// connections. Sized for tests ([`Size::Tests`]); see [`start_sized`](Self::start_sized).
     ///
     /// On failure everything created so far is removed; start errors quote the server log.
     pub async fn start() -> Result<TempPostgres, PgTempError> {
+        Self::start_sized(Size::Tests).await
+    }
+
+    /// [`start`](Self::start), with the cluster sized by `size`.
+    pub async fn start_sized(size: Size) -> Result<TempPostgres, PgTempError> {
         let bin = locate::find_bin_dir()?;
         let invoker = Invoker {
             as_root: locate::is_root(),
@@ -105,7 +138,7 @@ impl TempPostgres {
             invoker,
         )?);
         pg.initdb().await?;
-        pg.write_settings()?;
+        pg.write_settings(size)?;
         pg.start_on_free_port().await?;
         pg.create_database(DATABASE).await?;
         tracing::info!(port = pg.port, dir = %pg.root.display(), "throwaway postgres ready");
@@ -215,12 +248,19 @@ impl TempPostgres {
     }
 
     /// Appends our settings to `postgresql.conf` (later lines win over initdb's defaults).
-    fn write_settings(&self) -> Result<(), PgTempError> {
+    fn write_settings(&self, size: Size) -> Result<(), PgTempError> {
         let conf = self.data.join("postgresql.conf");
         let socket_dir = self.root.to_string_lossy().replace('\'', "''");
         let mut text = String::from("\n# ztoq-pgtemp: throwaway cluster, speed over durability\n");
         for (name, value) in SETTINGS {
             text.push_str(&format!("{name} = {value}\n"));
+        }
+        if size == Size::Run {
+            // Later lines win in postgresql.conf.
+            let buffers = run_shared_buffers_mb();
+            text.push_str(&format!(
+                "shared_buffers = {buffers}MB\nmax_wal_size = 8GB\ncheckpoint_timeout = 30min\n"
+            ));
         }
         text.push_str(&format!("unix_socket_directories = '{socket_dir}'\n"));
         std::fs::OpenOptions::new()

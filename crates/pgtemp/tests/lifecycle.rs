@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ztoq_pgtemp::{PgTempError, TempPostgres};
+use ztoq_pgtemp::{PgTempError, Size, TempPostgres};
 
 const HELPER_ENV: &str = "ZTOQ_PGTEMP_HELPER";
 
@@ -224,4 +224,35 @@ fn helper_expect_not_installed() {
         }
         other => panic!("expected NotInstalled, got {other:?}"),
     }
+}
+
+/// A cluster sized for a run has a quarter of this machine's memory as buffer cache (256 MB …
+/// 4 GB) and WAL room between checkpoints; a test cluster keeps 256 MB and the default WAL.
+#[tokio::test]
+async fn run_clusters_are_sized_to_the_machine() {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .unwrap();
+    let expected_mb = (total_kb / 4 / 1024).clamp(256, 4096);
+    let setting_mb = |pg: &TempPostgres, name: &str| -> u64 {
+        psql(
+            pg,
+            &format!("select pg_size_bytes(current_setting('{name}')) / (1024 * 1024)"),
+        )
+        .parse()
+        .unwrap()
+    };
+    let (run, tests) = tokio::join!(TempPostgres::start_sized(Size::Run), TempPostgres::start());
+    let (run, tests) = (run.unwrap(), tests.unwrap());
+    assert_eq!(setting_mb(&run, "shared_buffers"), expected_mb);
+    assert_eq!(setting_mb(&run, "max_wal_size"), 8192);
+    assert_eq!(psql(&run, "show checkpoint_timeout"), "30min");
+    assert_eq!(setting_mb(&tests, "shared_buffers"), 256);
+    assert_eq!(setting_mb(&tests, "max_wal_size"), 1024);
+    run.stop().await.unwrap();
+    tests.stop().await.unwrap();
 }

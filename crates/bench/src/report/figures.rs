@@ -44,6 +44,8 @@ pub struct Meta {
     pub postgres_version: String,
     /// `throwaway` (started by the benchmark) or `external` (`--database-url`).
     pub postgres: String,
+    /// `shared_buffers`, `max_wal_size` and `checkpoint_timeout` of the server.
+    pub postgres_sizing: String,
     /// Seconds the whole invocation took.
     pub total_secs: f64,
 }

@@ -100,11 +100,12 @@ impl Report {
         let s = &self.settings;
         let _ = writeln!(
             o,
-            "ztoq bench: {} build, {} CPUs, PostgreSQL {} ({}), {} total",
+            "ztoq bench: {} build, {} CPUs, PostgreSQL {} ({}; {}), {} total",
             self.bench.profile,
             self.bench.cpus,
             self.bench.postgres_version,
             self.bench.postgres,
+            self.bench.postgres_sizing,
             secs(self.bench.total_secs)
         );
         let _ = writeln!(

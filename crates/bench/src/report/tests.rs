@@ -159,6 +159,8 @@ fn sample() -> Report {
             ztoq_version: "0.1.0".into(),
             postgres_version: "16.2".into(),
             postgres: "external".into(),
+            postgres_sizing: "shared_buffers 4GB, max_wal_size 8GB, checkpoint_timeout 30min"
+                .into(),
             total_secs: 1_234.56,
         },
         targets: evaluate(&settings, &runs),
@@ -212,7 +214,7 @@ fn sample() -> Report {
     }
 }
 
-const TABLE: &str = r#"ztoq bench: debug build, 2 CPUs, PostgreSQL 16.2 (external), 1235 s total
+const TABLE: &str = r#"ztoq bench: debug build, 2 CPUs, PostgreSQL 16.2 (external; shared_buffers 4GB, max_wal_size 8GB, checkpoint_timeout 30min), 1235 s total
 settings: concurrency 16, batch 32, poll 200 ms, mock latency 50 ms, qTest rate limit 100 req/s, fault rate 0.01
 
 == run: 50,000 records, 1 worker (run id 43)
