@@ -87,6 +87,56 @@ pub struct DbFigures {
     pub claim_by_id_array: bool,
     /// A row-level NOTIFY trigger is installed on `apalis.jobs` (apalis's stock schema).
     pub notify_trigger: bool,
+    /// Update churn of the tables rewritten per record (`records`, `apalis.jobs`), from
+    /// `pg_stat_user_tables` (the database is the run's own, so the counters are the run's).
+    pub churn: Vec<TableChurn>,
+}
+
+/// How a table's rows were updated in a run, and what that left behind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TableChurn {
+    /// `schema.table`.
+    pub table: String,
+    /// Rows updated (`n_tup_upd`).
+    pub updates: u64,
+    /// Share of those updates that were HOT (no index entries written), %.
+    pub hot_updates_pct: Option<f64>,
+    /// Live and dead rows at the end (`n_live_tup`, `n_dead_tup`).
+    pub live_rows: u64,
+    /// Dead rows not yet vacuumed.
+    pub dead_rows: u64,
+    /// Times autovacuum vacuumed it during the run.
+    pub autovacuums: u64,
+}
+
+/// Reads [`TableChurn`] of `records` and `apalis.jobs` (tables that do not exist are left out).
+async fn churn(pool: &PgPool) -> Result<Vec<TableChurn>, sqlx::Error> {
+    let rows = sqlx::query(
+        r#"
+        SELECT schemaname || '.' || relname AS name, n_tup_upd, n_tup_hot_upd, n_live_tup,
+               n_dead_tup, autovacuum_count
+        FROM pg_stat_user_tables
+        WHERE (schemaname, relname) IN (('public', 'records'), ('apalis', 'jobs'))
+        ORDER BY schemaname DESC
+        "#,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let updates = r.get::<i64, _>("n_tup_upd").max(0) as u64;
+            let hot = r.get::<i64, _>("n_tup_hot_upd").max(0) as u64;
+            TableChurn {
+                table: r.get("name"),
+                updates,
+                hot_updates_pct: (updates > 0).then(|| hot as f64 * 100.0 / updates as f64),
+                live_rows: r.get::<i64, _>("n_live_tup").max(0) as u64,
+                dead_rows: r.get::<i64, _>("n_dead_tup").max(0) as u64,
+                autovacuums: r.get::<i64, _>("autovacuum_count").max(0) as u64,
+            }
+        })
+        .collect())
 }
 
 /// Reads [`DbFigures`].
@@ -116,6 +166,7 @@ pub async fn db_figures(pool: &PgPool) -> Result<DbFigures, sqlx::Error> {
         records_mb: row.get("records_mb"),
         claim_by_id_array: row.get("by_array"),
         notify_trigger: row.get("notify"),
+        churn: churn(pool).await?,
     })
 }
 

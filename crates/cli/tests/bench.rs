@@ -96,6 +96,17 @@ fn bench_reports_every_figure() {
     assert_eq!(r["run"]["postgres"]["claim_by_id_array"], true);
     assert_eq!(r["run"]["postgres"]["notify_trigger"], false);
     assert_eq!(num(r, "run.mocks.qtest.rate_limited"), 0.0);
+    // Update churn of the tables rewritten per record: every record and job was updated.
+    let churn = r["run"]["postgres"]["churn"].as_array().expect("churn");
+    let tables: Vec<&str> = churn.iter().filter_map(|c| c["table"].as_str()).collect();
+    assert_eq!(tables, ["public.records", "apalis.jobs"], "{churn:?}");
+    for c in churn {
+        assert!(num(c, "updates") >= num(r, "run.done") * 0.5, "{c}");
+        let hot = num(c, "hot_updates_pct");
+        assert!((0.0..=100.0).contains(&hot), "{c}");
+    }
+    let sizing = report["bench"]["postgres_sizing"].as_str().expect("sizing");
+    assert!(sizing.contains("shared_buffers"), "{sizing}");
     let kinds = r["run"]["by_kind"].as_object().expect("by_kind");
     for kind in [
         "folder",

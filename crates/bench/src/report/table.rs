@@ -266,6 +266,24 @@ fn run_section(o: &mut String, r: &RunReport, with_references: bool) {
         p.apalis_jobs_mb,
         p.records_mb
     );
+    if !p.churn.is_empty() {
+        let tables: Vec<String> = p
+            .churn
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} updates, {} HOT, {} dead rows, {} autovacuums",
+                    c.table,
+                    count(c.updates),
+                    c.hot_updates_pct
+                        .map_or_else(|| "-".to_string(), |pct| format!("{pct:.0} %")),
+                    count(c.dead_rows),
+                    c.autovacuums
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "  churn     {}", tables.join("; "));
+    }
     for (name, a) in [("qTest", &x.mocks.qtest), ("Zephyr", &x.mocks.zephyr)] {
         let _ = writeln!(
             o,

@@ -2,7 +2,7 @@
 //! checks, so that a change to any line's layout shows here.
 
 use super::*;
-use crate::measure::{DbFigures, Percentiles};
+use crate::measure::{DbFigures, Percentiles, TableChurn};
 use crate::references::{BareSqlFigures, DrainFigures, PushFigures, QueueKnobs};
 use crate::rss::RssSummary;
 use std::collections::BTreeMap;
@@ -118,6 +118,24 @@ fn sample() -> Report {
                 records_mb: 150.5,
                 claim_by_id_array: true,
                 notify_trigger: false,
+                churn: vec![
+                    TableChurn {
+                        table: "public.records".into(),
+                        updates: 2_000_002,
+                        hot_updates_pct: Some(91.4),
+                        live_rows: 1_000_001,
+                        dead_rows: 12_345,
+                        autovacuums: 3,
+                    },
+                    TableChurn {
+                        table: "apalis.jobs".into(),
+                        updates: 0,
+                        hot_updates_pct: None,
+                        live_rows: 0,
+                        dead_rows: 0,
+                        autovacuums: 0,
+                    },
+                ],
             },
             mocks: MockFigures {
                 qtest: ApiFigures {
@@ -232,6 +250,7 @@ all               50,000      1,000     123 s           12.5 / 1,500            
 worker RSS MB       peak    first min     last min       end     CPU s
 bench-0              140          112          127        98      33.3
 postgres    database 512 MB; apalis.jobs 1,000,001 rows (300 MB); records 150 MB
+  churn     public.records 2,000,002 updates, 91 % HOT, 12,345 dead rows, 3 autovacuums; apalis.jobs 0 updates, - HOT, 0 dead rows, 0 autovacuums
 qTest       5,000 requests, 96 ok/s, 40 answered 429 (0.80 %), 2 injected errors
 Zephyr      0 requests, – ok/s, 0 answered 429 (–), 0 injected errors
 vs refs     ztoq records/s = 0.051× of bare SQL jobs/s, 1.23× of apalis no-op jobs/s
