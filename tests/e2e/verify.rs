@@ -1,10 +1,12 @@
 //! `ztoq verify` reads qTest back and notices what is wrong there: a copy deleted behind
 //! ztoq's back (test case, attachment) is reported missing, an extra copy (a second test case
 //! with the same Zephyr key, a second log with the same execution marker) is reported as a
-//! duplicate, each naming its record — and the untouched records still verify.
+//! duplicate, each naming its record — and the untouched records still verify; reads that fail
+//! transiently are retried.
 
 use crate::support::{Env, kind};
 use std::time::Duration;
+use ztoq_mock::faults::FaultConfig;
 
 /// `(source_key, qtest_id, qtest_data)` of the first `n` done records of `kind`.
 async fn done(env: &Env, run: i64, kind: &str, n: i64) -> Vec<(String, i64, serde_json::Value)> {
@@ -253,4 +255,47 @@ async fn verify_checks_records_past_the_first_page() {
     let verified: u64 = kinds.iter().map(|k| kind(&report, k, "verified")).sum();
     let migrated: u64 = kinds.iter().map(|k| kind(&report, k, "migrated")).sum();
     assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
+}
+
+/// qTest failing while the verifier reads it (errors, resets, cut-off answers): each read is
+/// retried with backoff, and the report is the same as without faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_retries_reads_that_fail_transiently() {
+    let env = Env::new(300, 47).await;
+    let run = env.enqueue();
+    let workers = env.workers(2, &[]);
+    env.wait_settled(run, Duration::from_secs(120));
+    workers.stop();
+    env.qtest.faults.set(FaultConfig {
+        fault_rate: 0.3,
+        reset_rate: 0.05,
+        truncate_rate: 0.05,
+        ..FaultConfig::default()
+    });
+    let before = env.qtest.faults.stats();
+    let (ok, report) = env.verify(run);
+    let after = env.qtest.faults.stats();
+    env.qtest.faults.set(FaultConfig::default());
+    assert!(
+        ok,
+        "a clean run verifies through transient faults: {report}"
+    );
+    assert!(
+        after.injected_errors > before.injected_errors,
+        "faults were injected: {after:?}"
+    );
+    for k in [
+        "folder",
+        "test_case",
+        "test_cycle",
+        "execution",
+        "attachment",
+    ] {
+        assert!(kind(&report, k, "migrated") > 0, "{k}: {report}");
+        assert_eq!(
+            kind(&report, k, "verified"),
+            kind(&report, k, "migrated"),
+            "{k}: {report}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! Zephyr execution status maps to a qTest one.
 
 use crate::error::EnqueueError;
-use crate::retry::{CRAWL_RETRY, retrying};
+use crate::retry::{CRAWL_RETRY, backoff, retrying};
 use std::collections::HashMap;
 use ztoq_http::RetryPolicy;
 use ztoq_model::qtest::{Field, Status};
@@ -12,42 +12,53 @@ use ztoq_model::zephyr::OptionValue;
 use ztoq_qtest::QtestClient;
 use ztoq_zephyr::ZephyrClient;
 
+/// The id of the "Zephyr Key" field of `object_type`, created when missing. A create that
+/// fails transiently may still have been applied, so each retry lists the fields again and
+/// adopts the field if it is there now: one field, however the requests went.
 async fn key_field(
     qtest: &QtestClient,
     object_type: &str,
     retry: &RetryPolicy,
 ) -> Result<i64, EnqueueError> {
-    let fields = retrying(retry, "list_fields", || qtest.fields(object_type))
-        .await
-        .map_err(EnqueueError::qtest)?;
-    if let Some(id) = fields
-        .iter()
-        .find(|f| f.label == ZEPHYR_KEY_FIELD)
-        .and_then(|f| f.id)
-    {
-        return Ok(id);
+    let mut failures = 0;
+    loop {
+        let fields = retrying(retry, "list_fields", || qtest.fields(object_type))
+            .await
+            .map_err(EnqueueError::qtest)?;
+        if let Some(id) = fields
+            .iter()
+            .find(|f| f.label == ZEPHYR_KEY_FIELD)
+            .and_then(|f| f.id)
+        {
+            return Ok(id);
+        }
+        let field = Field {
+            id: None,
+            label: ZEPHYR_KEY_FIELD.into(),
+            data_type: Some(1),
+            required: Some(false),
+            constrained: Some(false),
+            multiple: Some(false),
+            searchable: Some(true),
+            system_field: None,
+            is_active: Some(true),
+            allowed_values: None,
+        };
+        match qtest.create_field(object_type, &field).await {
+            Ok(created) => {
+                return created.id.ok_or_else(|| {
+                    EnqueueError::Preflight(format!(
+                        "qTest created the {object_type} field {ZEPHYR_KEY_FIELD:?} without an id"
+                    ))
+                });
+            }
+            Err(e) => {
+                failures = backoff(retry, "create_field", failures, e)
+                    .await
+                    .map_err(EnqueueError::qtest)?;
+            }
+        }
     }
-    let field = Field {
-        id: None,
-        label: ZEPHYR_KEY_FIELD.into(),
-        data_type: Some(1),
-        required: Some(false),
-        constrained: Some(false),
-        multiple: Some(false),
-        searchable: Some(true),
-        system_field: None,
-        is_active: Some(true),
-        allowed_values: None,
-    };
-    let created = qtest
-        .create_field(object_type, &field)
-        .await
-        .map_err(EnqueueError::qtest)?;
-    created.id.ok_or_else(|| {
-        EnqueueError::Preflight(format!(
-            "qTest created the {object_type} field {ZEPHYR_KEY_FIELD:?} without an id"
-        ))
-    })
 }
 
 fn normalise(name: &str) -> String {

@@ -30,6 +30,8 @@ struct Setup {
     pool: sqlx::PgPool,
     zephyr: Arc<ZephyrState>,
     faults: Arc<Faults>,
+    /// The qTest mock's faults (none unless a test sets them).
+    qtest_faults: Arc<Faults>,
     config: EnqueueConfig,
 }
 
@@ -49,7 +51,12 @@ async fn setup(scale: u64, faults: FaultConfig, page_size: u32) -> Setup {
     .await;
     let qtest = QtestState::new(QtestMockConfig::default());
     let token = qtest.config().token.clone();
-    let qtest_url = serve(ztoq_mock::qtest::router(qtest)).await;
+    let qtest_faults = Faults::new(FaultConfig::default());
+    let qtest_url = serve(ztoq_mock::faults::wrap(
+        ztoq_mock::qtest::router(qtest),
+        qtest_faults.clone(),
+    ))
+    .await;
     let db = TestDb::new().await;
     let pool = db.pool().await;
     ztoq_store::migrate(&pool).await.unwrap();
@@ -68,6 +75,7 @@ async fn setup(scale: u64, faults: FaultConfig, page_size: u32) -> Setup {
         pool,
         zephyr,
         faults,
+        qtest_faults,
         config,
     }
 }
@@ -121,6 +129,46 @@ async fn transient_failures_of_any_request_are_retried() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("Zephyr"), "{err}");
+    drop(s.db);
+}
+
+/// qTest failing during the preflight: reads are retried, and a create of the "Zephyr Key"
+/// field whose answer was lost (applied, then the connection dropped) or that failed is
+/// followed by listing the fields again, so the field is adopted, not created twice.
+#[tokio::test]
+async fn qtest_preflight_survives_faults_and_creates_each_key_field_once() {
+    let s = setup(200, FaultConfig::default(), 100).await;
+    // Half of all requests fail before they are handled; every POST is applied and its answer
+    // lost, so each create can only succeed by being found afterwards.
+    s.qtest_faults.set(FaultConfig {
+        fault_rate: 0.5,
+        lost_response_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    let report = enqueue_with_retry(&s.config, &FAST, &s.pool).await.unwrap();
+    assert_eq!(
+        inserted(&report, RecordKind::TestCase),
+        s.zephyr.summary().test_cases
+    );
+    let stats = s.qtest_faults.stats();
+    assert!(
+        stats.lost_responses >= 2,
+        "both creates lost their answer: {stats:?}"
+    );
+    s.qtest_faults.set(FaultConfig::default());
+    let qtest = ztoq_qtest::QtestClient::connect(
+        &s.config.qtest_url,
+        1,
+        s.config.qtest_auth.clone(),
+        &ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    for object_type in ["test-cases", "test-runs"] {
+        let fields = qtest.fields(object_type).await.unwrap();
+        let keys = fields.iter().filter(|f| f.label == "Zephyr Key").count();
+        assert_eq!(keys, 1, "{object_type}: {fields:?}");
+    }
     drop(s.db);
 }
 

@@ -1,8 +1,11 @@
 //! [`RetryPolicy`]: bounded attempts with exponential backoff and full jitter, honouring
-//! `Retry-After`. Pure (apart from the jitter's randomness): the worker uses it to schedule a
-//! record's next job, the crawl to wait before fetching a list page again.
+//! `Retry-After`. The policy is pure (apart from the jitter's randomness): the worker uses it
+//! to schedule a record's next job. [`retrying`] and [`backoff`] are the in-process loop around
+//! one idempotent call (the crawl's page reads, the preflight, the verifier's qTest reads).
 
+use crate::{ApiError, ErrorClass};
 use std::time::Duration;
+use tracing::warn;
 
 /// When and how often a failed operation is tried again.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,6 +47,52 @@ impl RetryPolicy {
             _ => jitter,
         }
     }
+}
+
+/// Runs `call` until it succeeds, fails for good (not [`ErrorClass::Transient`]), or
+/// `retry` allows no more attempts; waits [`RetryPolicy::delay`] between attempts. Only for
+/// calls that may be repeated (reads; writes that are adopted when already applied).
+pub async fn retrying<T, F, Fut>(
+    retry: &RetryPolicy,
+    operation: &str,
+    mut call: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut failures = 0;
+    loop {
+        match call().await {
+            Err(e) => failures = backoff(retry, operation, failures, e).await?,
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+/// After a failure of `operation` (which had failed `failures` times before): when another
+/// attempt is due, logs it, waits, and returns the new failure count; else gives the error
+/// back.
+pub async fn backoff(
+    retry: &RetryPolicy,
+    operation: &str,
+    failures: u32,
+    e: ApiError,
+) -> Result<u32, ApiError> {
+    let failures = failures + 1;
+    if e.class() != ErrorClass::Transient || !retry.allows_another(failures) {
+        return Err(e);
+    }
+    let delay = retry.delay(failures, e.retry_after());
+    warn!(
+        operation,
+        attempt = failures,
+        delay_ms = delay.as_millis() as u64,
+        error = %e,
+        "transient failure; retrying"
+    );
+    tokio::time::sleep(delay).await;
+    Ok(failures)
 }
 
 #[cfg(test)]

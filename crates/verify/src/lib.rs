@@ -50,7 +50,10 @@ pub async fn verify(
         .map_err(|e| VerifyError::Run(format!("run {run_id} has unreadable settings: {e}")))?;
     let state = counts::counts(&mut conn, run_id).await?;
     drop(conn);
-    let mut qtest = QtestClient::connect(&run.qtest_url, run.qtest_project_id, auth, http).await?;
+    let mut qtest = ztoq_http::retrying(&check::READ_RETRY, "connect", || {
+        QtestClient::connect(&run.qtest_url, run.qtest_project_id, auth.clone(), http)
+    })
+    .await?;
     if let Some(per_second) = qtest_rate_limit {
         let pacer = ztoq_store::ratelimit::qtest_pacer(pool, &run.qtest_url, per_second).await?;
         qtest = qtest.with_pacer(pacer);

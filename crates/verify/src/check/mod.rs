@@ -14,6 +14,7 @@ mod wire;
 
 use crate::VerifyError;
 use crate::report::{KindReport, Mismatch};
+pub(crate) use pages::READ_RETRY;
 use std::collections::{BTreeMap, HashMap};
 use ztoq_model::RecordKind;
 use ztoq_model::settings::RunSettings;

@@ -6,7 +6,7 @@
 //!   [`LOADS`] pages at a time, up to [`AHEAD`] pages before the comparison asks for them;
 //! - [`drive`]: while one page is compared, the qTest reads of the next one are in flight;
 //! - [`fetch_each`]: each qTest read is a task of its own (its answer is decoded on whichever
-//!   core is free), at most [`FETCHES`] at once.
+//!   core is free), at most [`FETCHES`] at once, retried on transient failures.
 //!
 //! Invariant: nothing is lost on the way: a reader that fails hands its error on, one that
 //! panics makes the comparison panic too, and a task whose result is no longer wanted is
@@ -19,12 +19,20 @@ use sqlx::PgPool;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use ztoq_http::{Api, ApiError};
+use ztoq_http::{Api, ApiError, RetryPolicy};
 use ztoq_model::RecordKind;
 use ztoq_store::records::{self, Record};
 
+/// Retries of a qTest read that failed transiently (timeouts, resets, 5xx, 429): 8 attempts,
+/// backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured (as the crawl's).
+pub(crate) const READ_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    base: Duration::from_millis(250),
+    max: Duration::from_secs(30),
+};
 /// qTest reads in flight at once (paced by the shared rate limit when one is set).
 pub(super) const FETCHES: usize = 16;
 /// Done records compared per page.
@@ -73,8 +81,9 @@ fn cancelled(operation: &'static str) -> ApiError {
     }
 }
 
-/// Reads `fetch(&key)` for every key, each as a task of its own, up to [`FETCHES`] at once;
-/// the first error wins (the reads still in flight are aborted).
+/// Reads `fetch(&key)` for every key, each as a task of its own, up to [`FETCHES`] at once,
+/// each retried on transient failures ([`READ_RETRY`]); the first error that stays wins (the
+/// reads still in flight are aborted).
 pub(super) async fn fetch_each<K, V, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     fetch: F,
@@ -84,15 +93,19 @@ where
     F: Fn(&K) -> Fut,
     Fut: Future<Output = Result<V, ApiError>> + Send + 'static,
 {
+    let fetch = &fetch;
     futures::stream::iter(keys)
-        .map(|key| {
-            let mut task = Task::spawn(fetch(&key));
-            async move {
-                let value = task
-                    .join()
-                    .await
-                    .ok_or_else(|| cancelled("verify read"))??;
-                Ok((key, value))
+        .map(|key| async move {
+            let mut failures = 0;
+            loop {
+                let mut task = Task::spawn(fetch(&key));
+                match task.join().await.ok_or_else(|| cancelled("verify read"))? {
+                    Ok(value) => return Ok((key, value)),
+                    Err(e) => {
+                        failures =
+                            ztoq_http::backoff(&READ_RETRY, "verify read", failures, e).await?
+                    }
+                }
             }
         })
         .buffer_unordered(FETCHES)

@@ -3,11 +3,12 @@
 //! (parent, name) are counted for duplicates. The source items of a page are read (and
 //! transformed) in one statement per page, ahead of the comparison.
 
-use super::pages::{Page, Pages};
+use super::pages::{Page, Pages, READ_RETRY};
 use super::{Ctx, Who, duplicates, parent_qid};
 use crate::VerifyError;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use ztoq_http::retrying;
 use ztoq_model::RecordKind;
 use ztoq_model::qtest::{Module, TestCycle};
 use ztoq_qtest::CycleParent;
@@ -60,7 +61,8 @@ pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
     // Modules.
     let mut pages = Pages::start(cx.pool, cx.run_id, RecordKind::Folder, modules_of);
     let mut modules = HashMap::new();
-    flatten_modules(cx.qtest.modules(None, true).await?, None, &mut modules);
+    let tree = retrying(&READ_RETRY, "list modules", || cx.qtest.modules(None, true)).await?;
+    flatten_modules(tree, None, &mut modules);
     let mut source: HashMap<(Option<i64>, String), (usize, Who)> = HashMap::new();
     while let Some(Page {
         done,
@@ -106,7 +108,10 @@ pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
     );
     let mut cycles = HashMap::new();
     flatten_cycles(
-        cx.qtest.test_cycles(CycleParent::Root, true).await?,
+        retrying(&READ_RETRY, "list test cycles", || {
+            cx.qtest.test_cycles(CycleParent::Root, true)
+        })
+        .await?,
         None,
         &mut cycles,
     );
