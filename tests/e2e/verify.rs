@@ -33,13 +33,31 @@ fn reported(report: &serde_json::Value, kind: &str, field: &str, key: &str) -> b
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_reports_missing_and_duplicate_copies_by_record() {
-    let env = Env::new(400, 41).await;
+/// A project of `scale` migrated by two workers, settled: the environment and the run.
+async fn migrated(scale: u64, seed: u64, timeout: Duration) -> (Env, i64) {
+    let env = Env::new(scale, seed).await;
     let run = env.enqueue();
     let workers = env.workers(2, &[]);
-    env.wait_settled(run, Duration::from_secs(120));
+    env.wait_settled(run, timeout);
     workers.stop();
+    (env, run)
+}
+
+/// Every migrated record of each of `kinds` verified (and at least `min` of them).
+fn all_verified(report: &serde_json::Value, kinds: &[&str], min: u64) {
+    for k in kinds {
+        assert!(kind(report, k, "migrated") >= min, "{k}: {report}");
+        assert_eq!(
+            kind(report, k, "verified"),
+            kind(report, k, "migrated"),
+            "{k}: {report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_missing_and_duplicate_copies_by_record() {
+    let (env, run) = migrated(400, 41, Duration::from_secs(120)).await;
     let (ok, report) = env.verify(run);
     assert!(ok, "clean run should verify: {report}");
 
@@ -156,21 +174,10 @@ async fn verify_reports_missing_and_duplicate_copies_by_record() {
 /// test cases and executions: the read-ahead carries every page through).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_checks_records_past_the_first_page() {
-    let env = Env::new(3500, 43).await;
-    let run = env.enqueue();
-    let workers = env.workers(2, &[]);
-    env.wait_settled(run, Duration::from_secs(300));
-    workers.stop();
+    let (env, run) = migrated(3500, 43, Duration::from_secs(300)).await;
     let (ok, report) = env.verify(run);
     assert!(ok, "clean run should verify: {report}");
-    for k in ["test_case", "execution"] {
-        assert!(kind(&report, k, "migrated") > 1000, "{k}: {report}");
-        assert_eq!(
-            kind(&report, k, "verified"),
-            kind(&report, k, "migrated"),
-            "{report}"
-        );
-    }
+    all_verified(&report, &["test_case", "execution"], 1001);
 
     let qt = env.qtest_client().await;
     let pool = env.db.pool().await;
@@ -261,11 +268,7 @@ async fn verify_checks_records_past_the_first_page() {
 /// retried with backoff, and the report is the same as without faults.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_retries_reads_that_fail_transiently() {
-    let env = Env::new(300, 47).await;
-    let run = env.enqueue();
-    let workers = env.workers(2, &[]);
-    env.wait_settled(run, Duration::from_secs(120));
-    workers.stop();
+    let (env, run) = migrated(300, 47, Duration::from_secs(120)).await;
     env.qtest.faults.set(FaultConfig {
         fault_rate: 0.3,
         reset_rate: 0.05,
@@ -284,18 +287,12 @@ async fn verify_retries_reads_that_fail_transiently() {
         after.injected_errors > before.injected_errors,
         "faults were injected: {after:?}"
     );
-    for k in [
+    let kinds = [
         "folder",
         "test_case",
         "test_cycle",
         "execution",
         "attachment",
-    ] {
-        assert!(kind(&report, k, "migrated") > 0, "{k}: {report}");
-        assert_eq!(
-            kind(&report, k, "verified"),
-            kind(&report, k, "migrated"),
-            "{k}: {report}"
-        );
-    }
+    ];
+    all_verified(&report, &kinds, 1);
 }

@@ -11,35 +11,26 @@ use std::collections::HashMap;
 use ztoq_http::retrying;
 use ztoq_model::RecordKind;
 use ztoq_model::qtest::{Module, TestCycle};
+use ztoq_model::zephyr::Folder;
 use ztoq_qtest::CycleParent;
 use ztoq_store::snapshot;
+use ztoq_transform::TransformError;
 
 /// Expected items of a page, by source id (items the transform refuses are absent).
 type Expected<T> = HashMap<i64, T>;
 
-async fn modules_of(
+/// The folders of `ids` as `transform` makes them (modules or cycle folders).
+async fn folders_as<T>(
     pool: PgPool,
     run: i64,
     ids: Vec<i64>,
-) -> Result<Expected<Module>, sqlx::Error> {
+    transform: fn(&Folder) -> Result<T, TransformError>,
+) -> Result<Expected<T>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let folders = snapshot::folders_by_id(&mut conn, run, &ids).await?;
     Ok(folders
         .into_iter()
-        .filter_map(|(id, f)| Some((id, ztoq_transform::module(&f).ok()?)))
-        .collect())
-}
-
-async fn cycle_folders_of(
-    pool: PgPool,
-    run: i64,
-    ids: Vec<i64>,
-) -> Result<Expected<TestCycle>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let folders = snapshot::folders_by_id(&mut conn, run, &ids).await?;
-    Ok(folders
-        .into_iter()
-        .filter_map(|(id, f)| Some((id, ztoq_transform::cycle_folder(&f).ok()?)))
+        .filter_map(|(id, f)| Some((id, transform(&f).ok()?)))
         .collect())
 }
 
@@ -59,7 +50,9 @@ async fn cycles_of(
 /// Folders (modules), cycle folders and cycles (qTest's test-cycle tree).
 pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
     // Modules.
-    let mut pages = Pages::start(cx.pool, cx.run_id, RecordKind::Folder, modules_of);
+    let mut pages = Pages::start(cx.pool, cx.run_id, RecordKind::Folder, |pool, run, ids| {
+        folders_as(pool, run, ids, ztoq_transform::module)
+    });
     let mut modules = HashMap::new();
     let tree = retrying(&READ_RETRY, "list modules", || cx.qtest.modules(None, true)).await?;
     flatten_modules(tree, None, &mut modules);
@@ -104,7 +97,7 @@ pub(super) async fn check(cx: &mut Ctx<'_>) -> Result<(), VerifyError> {
         cx.pool,
         cx.run_id,
         RecordKind::CycleFolder,
-        cycle_folders_of,
+        |pool, run, ids| folders_as(pool, run, ids, ztoq_transform::cycle_folder),
     );
     let mut cycles = HashMap::new();
     flatten_cycles(
