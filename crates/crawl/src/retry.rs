@@ -4,18 +4,13 @@
 
 use crate::error::EnqueueError;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
-use ztoq_http::RetryPolicy;
+use ztoq_http::{CALL_RETRY, RetryPolicy};
 pub(crate) use ztoq_http::{backoff, retrying};
 use ztoq_zephyr::{PageItems, Pager};
 
-/// The crawl's retries of a request that failed transiently (timeouts, resets, 5xx, 429):
-/// 8 attempts in all, backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured.
-pub const CRAWL_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 8,
-    base: Duration::from_millis(250),
-    max: Duration::from_secs(30),
-};
+/// The crawl's retries of a request that failed transiently: ztoq-http's [`CALL_RETRY`] (8
+/// attempts, backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured).
+pub const CRAWL_RETRY: RetryPolicy = CALL_RETRY;
 
 /// The next page of a list (lenient: bad items come back as such), retried on transient
 /// failures (the pager keeps its position, so the same page is asked again).

@@ -15,6 +15,6 @@ mod secret;
 mod send;
 
 pub use error::{ApiError, ErrorClass, classify_status, parse_retry_after};
-pub use retry::{RetryPolicy, backoff, retrying};
+pub use retry::{CALL_RETRY, RetryPolicy, backoff, retrying};
 pub use secret::{Secret, credential_variables};
 pub use send::{Api, ClientOptions, build_client, error_chain, read_json, send};

@@ -49,6 +49,15 @@ impl RetryPolicy {
     }
 }
 
+/// Retries of one call that failed transiently, in process (timeouts, resets, 5xx, 429): 8
+/// attempts in all, backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured. The
+/// enqueue's requests and the verifier's qTest reads use it.
+pub const CALL_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    base: Duration::from_millis(250),
+    max: Duration::from_secs(30),
+};
+
 /// Runs `call` until it succeeds, fails for good (not [`ErrorClass::Transient`]), or
 /// `retry` allows no more attempts; waits [`RetryPolicy::delay`] between attempts. Only for
 /// calls that may be repeated (reads; writes that are adopted when already applied).

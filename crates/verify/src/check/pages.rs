@@ -19,20 +19,15 @@ use sqlx::PgPool;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use ztoq_http::{Api, ApiError, RetryPolicy};
+use ztoq_http::{Api, ApiError, CALL_RETRY, RetryPolicy};
 use ztoq_model::RecordKind;
 use ztoq_store::records::{self, Record};
 
-/// Retries of a qTest read that failed transiently (timeouts, resets, 5xx, 429): 8 attempts,
-/// backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured (as the crawl's).
-pub(crate) const READ_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 8,
-    base: Duration::from_millis(250),
-    max: Duration::from_secs(30),
-};
+/// Retries of a qTest read that failed transiently: ztoq-http's [`CALL_RETRY`] (8 attempts,
+/// backoff from 250 ms to 30 s with full jitter, `Retry-After` honoured), as the enqueue's.
+pub(crate) const READ_RETRY: RetryPolicy = CALL_RETRY;
 /// qTest reads in flight at once (paced by the shared rate limit when one is set).
 pub(super) const FETCHES: usize = 16;
 /// Done records compared per page.
