@@ -55,6 +55,16 @@ fn all_verified(report: &serde_json::Value, kinds: &[&str], min: u64) {
     }
 }
 
+/// Every test case, execution and attachment verified but the records named in `wrong`.
+fn others_verified(report: &serde_json::Value, mut wrong: Vec<&str>) {
+    wrong.sort_unstable();
+    wrong.dedup();
+    let kinds = ["test_case", "execution", "attachment"];
+    let verified: u64 = kinds.iter().map(|k| kind(report, k, "verified")).sum();
+    let migrated: u64 = kinds.iter().map(|k| kind(report, k, "migrated")).sum();
+    assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_missing_and_duplicate_copies_by_record() {
     let (env, run) = migrated(400, 41, Duration::from_secs(120)).await;
@@ -157,17 +167,12 @@ async fn verify_reports_missing_and_duplicate_copies_by_record() {
         );
     }
     // Every other record still verifies (a duplicated one too: its own copy is right).
-    let mut wrong: Vec<&str> = mismatches
+    let wrong: Vec<&str> = mismatches
         .iter()
         .filter(|m| m["field"] != "duplicate")
         .filter_map(|m| m["source_key"].as_str())
         .collect();
-    wrong.sort_unstable();
-    wrong.dedup();
-    let kinds = ["test_case", "execution", "attachment"];
-    let verified: u64 = kinds.iter().map(|k| kind(&report, k, "verified")).sum();
-    let migrated: u64 = kinds.iter().map(|k| kind(&report, k, "migrated")).sum();
-    assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
+    others_verified(&report, wrong);
 }
 
 /// The records of `kind` counted by the last page of the verifier (more than one page of
@@ -256,12 +261,7 @@ async fn verify_checks_records_past_the_first_page() {
             wrong.push(key);
         }
     }
-    wrong.sort_unstable();
-    wrong.dedup();
-    let kinds = ["test_case", "execution", "attachment"];
-    let verified: u64 = kinds.iter().map(|k| kind(&report, k, "verified")).sum();
-    let migrated: u64 = kinds.iter().map(|k| kind(&report, k, "migrated")).sum();
-    assert_eq!(verified, migrated - wrong.len() as u64, "{report}");
+    others_verified(&report, wrong);
 }
 
 /// qTest failing while the verifier reads it (errors, resets, cut-off answers): each read is
