@@ -38,7 +38,7 @@ pub struct RecordJob {
 /// Inserts one job per row of the CTE `ready_jobs(id, run_id, job_seq)` (records whose
 /// `job_seq` was just bumped), runnable after `$4` seconds; `$2` is [`QUEUE`] and `$3`
 /// [`JOB_MAX_ATTEMPTS`]. The one place that writes ztoq's rows into `apalis.jobs`.
-pub(crate) const INSERT_READY_JOBS: &str = r#"
+const INSERT_READY_JOBS: &str = r#"
         INSERT INTO apalis.jobs
             (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
         SELECT apalis.generate_ulid(), $2,
@@ -50,6 +50,26 @@ pub(crate) const INSERT_READY_JOBS: &str = r#"
         ON CONFLICT (job_type, idempotency_key) DO NOTHING
 "#;
 
+/// The statement `ready_jobs_cte` (a `WITH` clause that defines `ready_jobs(id, run_id,
+/// job_seq)` from `$1`, and from `$5…` if it needs more) followed by [`INSERT_READY_JOBS`], with `$1` bound to `first` and `$2`–`$4`
+/// to [`QUEUE`], [`JOB_MAX_ATTEMPTS`] and `delay_secs`; the caller binds `$5…`.
+pub(crate) fn ready_jobs_query<'q, T>(
+    ready_jobs_cte: &str,
+    first: T,
+    delay_secs: f64,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>
+where
+    T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ready_jobs_cte}\n{INSERT_READY_JOBS}"
+    )))
+    .bind(first)
+    .bind(QUEUE)
+    .bind(JOB_MAX_ATTEMPTS)
+    .bind(delay_secs)
+}
+
 /// Pushes one job for each of `record_ids` that is `ready`, runnable after `delay_secs`
 /// (fractional seconds). Bumps each record's `job_seq`. Returns how many jobs were inserted.
 pub async fn push_ready(
@@ -60,20 +80,15 @@ pub async fn push_ready(
     if record_ids.is_empty() {
         return Ok(0);
     }
-    let result = sqlx::query(sqlx::AssertSqlSafe(format!(
-        r#"
-        WITH ready_jobs AS (
+    let result = ready_jobs_query(
+        "WITH ready_jobs AS (
             UPDATE records SET job_seq = job_seq + 1, updated_at = now()
             WHERE id = ANY($1) AND state = 'ready'
             RETURNING id, run_id, job_seq
-        )
-        {INSERT_READY_JOBS}
-        "#
-    )))
-    .bind(record_ids)
-    .bind(QUEUE)
-    .bind(JOB_MAX_ATTEMPTS)
-    .bind(delay_secs)
+        )",
+        record_ids,
+        delay_secs,
+    )
     .execute(conn)
     .await?;
     Ok(result.rows_affected())

@@ -199,22 +199,16 @@ pub async fn schedule_retry(
     delay_secs: f64,
 ) -> Result<(), sqlx::Error> {
     // One statement: the attempt is counted and the next job generation pushed together.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        r#"
-        WITH ready_jobs AS (
+    jobs::ready_jobs_query(
+        "WITH ready_jobs AS (
             UPDATE records SET attempts = attempts + 1, last_error = $5,
                    job_seq = job_seq + 1, updated_at = now()
             WHERE id = $1 AND state = 'ready'
             RETURNING id, run_id, job_seq
-        )
-        {}
-        "#,
-        jobs::INSERT_READY_JOBS
-    )))
-    .bind(record_id)
-    .bind(jobs::QUEUE)
-    .bind(jobs::JOB_MAX_ATTEMPTS)
-    .bind(delay_secs)
+        )",
+        record_id,
+        delay_secs,
+    )
     .bind(error)
     .execute(&mut *conn)
     .await?;

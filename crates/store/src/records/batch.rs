@@ -131,7 +131,7 @@ pub async fn release_many(conn: &mut PgConnection, done_ids: &[i64]) -> Result<u
     if done_ids.is_empty() {
         return Ok(0);
     }
-    let released = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let released = jobs::ready_jobs_query(
         r#"
         WITH edges AS MATERIALIZED (
             SELECT child_id, count(*)::int AS n FROM record_deps
@@ -152,14 +152,10 @@ pub async fn release_many(conn: &mut PgConnection, done_ids: &[i64]) -> Result<u
         ready_jobs AS (
             SELECT id, run_id, job_seq FROM released WHERE state = 'ready' AND pending_deps = 0
         )
-        {}
         "#,
-        jobs::INSERT_READY_JOBS
-    )))
-    .bind(done_ids)
-    .bind(jobs::QUEUE)
-    .bind(jobs::JOB_MAX_ATTEMPTS)
-    .bind(0.0_f64)
+        done_ids,
+        0.0,
+    )
     .execute(conn)
     .await?;
     Ok(released.rows_affected())

@@ -311,16 +311,12 @@ async fn push_first_jobs(
     if ready.is_empty() {
         return Ok(());
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    jobs::ready_jobs_query(
         "WITH ready_jobs AS (SELECT u.id, $5::bigint AS run_id, 1 AS job_seq
-                             FROM unnest($1::bigint[]) AS u(id))
-         {}",
-        jobs::INSERT_READY_JOBS
-    )))
-    .bind(ready)
-    .bind(jobs::QUEUE)
-    .bind(jobs::JOB_MAX_ATTEMPTS)
-    .bind(0.0_f64)
+                             FROM unnest($1::bigint[]) AS u(id))",
+        ready,
+        0.0,
+    )
     .bind(run_id)
     .execute(&mut *conn)
     .await?;
