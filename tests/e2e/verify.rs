@@ -55,6 +55,21 @@ fn all_verified(report: &serde_json::Value, kinds: &[&str], min: u64) {
     }
 }
 
+/// Source keys of the records that depend on the test case `key` (its executions and
+/// attachments): what goes with it when it is deleted in qTest.
+async fn dependents_of_case(pool: &sqlx::PgPool, run: i64, key: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.source_key FROM records p JOIN record_deps d ON d.parent_id = p.id
+         JOIN records c ON c.id = d.child_id
+         WHERE p.run_id = $1 AND p.kind = 'test_case' AND p.source_key = $2",
+    )
+    .bind(run)
+    .bind(key)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 /// Every test case, execution and attachment verified but the records named in `wrong`.
 fn others_verified(report: &serde_json::Value, mut wrong: Vec<&str>) {
     wrong.sort_unstable();
@@ -84,16 +99,7 @@ async fn verify_reports_missing_and_duplicate_copies_by_record() {
     .await
     .unwrap();
     // What hangs on it in qTest (its runs and their logs, its attachments) goes with it.
-    let gone_with_it: Vec<String> = sqlx::query_scalar(
-        "SELECT c.source_key FROM records p JOIN record_deps d ON d.parent_id = p.id
-         JOIN records c ON c.id = d.child_id
-         WHERE p.run_id = $1 AND p.kind = 'test_case' AND p.source_key = $2",
-    )
-    .bind(run)
-    .bind(&deleted_case.0)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let gone_with_it: Vec<String> = dependents_of_case(&pool, run, &deleted_case.0).await;
     let cases = done(&env, run, "test_case", 2).await;
     let copied_case = cases
         .iter()
@@ -202,16 +208,7 @@ async fn verify_checks_records_past_the_first_page() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let gone_with_it: Vec<String> = sqlx::query_scalar(
-        "SELECT c.source_key FROM records p JOIN record_deps d ON d.parent_id = p.id
-         JOIN records c ON c.id = d.child_id
-         WHERE p.run_id = $1 AND p.kind = 'test_case' AND p.source_key = $2",
-    )
-    .bind(run)
-    .bind(&case_key)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let gone_with_it: Vec<String> = dependents_of_case(&pool, run, &case_key).await;
     qt.delete_test_case(case_id).await.unwrap();
     // A late execution's log posted twice.
     let execs: Vec<(String, serde_json::Value)> = sqlx::query_as(
