@@ -12,7 +12,6 @@
 //! handler does after its outcome has committed. If the connection fails, it is replaced; the
 //! locks it held are gone, and the guards of its generation release nothing.
 
-use super::MAX_BATCH;
 use crate::failure::Failure;
 use sqlx::{Connection, PgConnection};
 use std::collections::{HashMap, HashSet};
@@ -116,12 +115,7 @@ pub(super) async fn run(database_url: String, mut requests: mpsc::Receiver<Reque
         while let Ok(key) = released.try_recv() {
             freed.push(key);
         }
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        super::fill(&mut batch, &mut requests);
         locks.release(freed).await;
         if !batch.is_empty() {
             locks.load(batch).await;

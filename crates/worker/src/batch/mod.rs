@@ -55,36 +55,43 @@ impl Batches {
 
     /// Stores the steps a record read (with the others waiting); before its settlement.
     pub async fn save_steps(&self, steps: Steps) -> Result<(), Failure> {
-        let (reply, answer) = oneshot::channel();
-        self.steps
-            .send(steps::Request { steps, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        ask(&self.steps, |reply| steps::Request { steps, reply }).await
     }
 
     /// Locks and reads the record of `job` (claimed by this worker as apalis task `task_id`).
     pub async fn load(&self, job: RecordJob, task_id: String) -> Result<Load, Failure> {
-        let (reply, answer) = oneshot::channel();
-        self.loads
-            .send(load::Request {
-                job,
-                task_id,
-                reply,
-            })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        ask(&self.loads, |reply| load::Request {
+            job,
+            task_id,
+            reply,
+        })
+        .await
     }
 
     /// Commits `settlement` (with the others waiting) and returns what it did.
     pub async fn settle(&self, settlement: Settlement) -> Result<Settled, Failure> {
-        let (reply, answer) = oneshot::channel();
-        self.settles
-            .send(settle::Request { settlement, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        ask(&self.settles, |reply| settle::Request { settlement, reply }).await
+    }
+}
+
+/// Sends the request `make` builds around a reply channel to a batching task and waits for its
+/// answer; a task that is gone answers as a closed pool.
+async fn ask<R, T>(
+    lane: &mpsc::Sender<R>,
+    make: impl FnOnce(oneshot::Sender<Result<T, Failure>>) -> R,
+) -> Result<T, Failure> {
+    let (reply, answer) = oneshot::channel();
+    lane.send(make(reply)).await.map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
+}
+
+/// Tops `batch` up to [`MAX_BATCH`] with the requests already waiting (never waits).
+fn fill<R>(batch: &mut Vec<R>, requests: &mut mpsc::Receiver<R>) {
+    while batch.len() < MAX_BATCH {
+        match requests.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
     }
 }
 

@@ -10,7 +10,6 @@
 //! writes already happened and must be recorded); after that, the batch's jobs are given back
 //! to the queue as soon as Postgres answers again, so another attempt adopts what qTest holds.
 
-use super::MAX_BATCH;
 use crate::failure::Failure;
 use crate::kinds::{Details, Outcome};
 use sqlx::PgPool;
@@ -145,12 +144,7 @@ pub(super) async fn run(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
             Some(_) = lanes.join_next(), if !lanes.is_empty() => continue,
             _ = tick.tick(), if pending(&give_back) > 0 => {}
         }
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        super::fill(&mut batch, &mut requests);
         lanes.spawn(settle_batch(pool.clone(), batch, give_back.clone()));
     }
 }

@@ -8,7 +8,6 @@
 //! Each batch is one upsert per kind (`ztoq_store::snapshot::save_test_steps_many`,
 //! `save_execution_steps_many`), retried on deadlocks and lost connections for about a minute.
 
-use super::MAX_BATCH;
 use crate::failure::Failure;
 use sqlx::PgPool;
 use std::time::Instant;
@@ -48,12 +47,7 @@ pub(super) struct Request {
 pub(super) async fn run(pool: PgPool, mut requests: mpsc::Receiver<Request>) {
     while let Some(first) = requests.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        super::fill(&mut batch, &mut requests);
         let started = Instant::now();
         let result = save_with_retry(&pool, &batch).await;
         super::observe("steps", batch.len(), started);
