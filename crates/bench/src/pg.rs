@@ -65,20 +65,13 @@ pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `SHOW server_version`.
-pub async fn server_version(url: &str) -> Result<String> {
+/// The server's version (`SHOW server_version`) and its memory and checkpoint sizing as one
+/// line for the report, e.g. `shared_buffers 4GB, max_wal_size 8GB, checkpoint_timeout 30min`.
+pub async fn server_info(url: &str) -> Result<(String, String)> {
     let pool = admin(url).await?;
-    let v: String = sqlx::query_scalar("SHOW server_version")
+    let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&pool)
         .await?;
-    pool.close().await;
-    Ok(v)
-}
-
-/// The server's memory and checkpoint sizing, as one line for the report, e.g.
-/// `shared_buffers 4GB, max_wal_size 8GB, checkpoint_timeout 30min`.
-pub async fn server_sizing(url: &str) -> Result<String> {
-    let pool = admin(url).await?;
     let mut parts = Vec::new();
     for name in ["shared_buffers", "max_wal_size", "checkpoint_timeout"] {
         let value: String = sqlx::query_scalar("SELECT current_setting($1)")
@@ -88,7 +81,7 @@ pub async fn server_sizing(url: &str) -> Result<String> {
         parts.push(format!("{name} {value}"));
     }
     pool.close().await;
-    Ok(parts.join(", "))
+    Ok((version, parts.join(", ")))
 }
 
 #[cfg(test)]

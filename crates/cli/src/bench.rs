@@ -100,8 +100,7 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
     let started = Instant::now();
     let started_at = report::now_rfc3339();
     let (admin_url, temp_pg) = demo::database(&args.db).await?;
-    let postgres_version = ztoq_bench::pg::server_version(&admin_url).await?;
-    let postgres_sizing = ztoq_bench::pg::server_sizing(&admin_url).await?;
+    let (postgres_version, postgres_sizing) = ztoq_bench::pg::server_info(&admin_url).await?;
     let enqueue_exe = demo::sibling_exe("ztoq-enqueue")?;
     let worker_exe = demo::sibling_exe("ztoq-worker")?;
     let prefix = format!("ztoq_bench_{}", std::process::id());
